@@ -1,0 +1,164 @@
+"""The spectral convolution (Li et al., ICLR 2021): a learned product on the lowest Fourier modes.
+
+Every operator and Fourier mixer in `zoo` builds on :class:`SpectralConv`. Three choices matter:
+
+* Transforms use ``norm="forward"``: the forward transform divides by the number of points, so a
+  kept coefficient approximates the continuous Fourier coefficient of the sampled function and the
+  layer gives the same function at every grid size (resolution invariance by construction).
+* Transforms are pruned. The forward pass transforms the last axis with ``rfft``, keeps only the
+  kept columns, then transforms each other axis and keeps only its kept rows; the inverse mirrors
+  it and ends with a one-dimensional ``irfft``. This is exact, does less work than ``rfftn``, and
+  never hands a multi-dimensional C2R transform a spectrum that is not Hermitian on its outer
+  axes (cuFFT and pocketfft disagree on such spectra, pytorch#154496).
+* Weights are real tensors with a trailing ``(re, im)`` axis, laid out mode-major
+  ``(*kept_modes, in_channels, out_channels, 2)`` so the contraction is one batched GEMM per mode
+  and optimizers, AMP, DDP and checkpoints only ever see real parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from zoo.layers.mode_product import BACKENDS, mode_product
+from zoo.layers.validation import check_field
+
+
+def kept_frequencies(n: int, modes: int, *, last_axis: bool) -> tuple[int, int]:
+    """How many non-negative and negative frequencies of an axis of ``n`` points are kept.
+
+    The last axis is transformed with ``rfft`` and keeps frequencies ``0..modes-1``; other axes keep
+    ``0..modes-1`` and ``-modes..-1``. A grid too coarse to hold every kept mode keeps the modes it
+    has: at most ``n // 2 + 1`` columns on the last axis, and on other axes ``ceil(n / 2)``
+    non-negative and ``floor(n / 2)`` negative frequencies (all ``n``, with the Nyquist frequency
+    of an even axis counted as negative).
+    """
+    if last_axis:
+        return min(modes, n // 2 + 1), 0
+    return min(modes, (n + 1) // 2), min(modes, n // 2)
+
+
+class SpectralConv(nn.Module):
+    """Fourier-domain convolution keeping the lowest ``modes[d]`` frequencies of each axis.
+
+    Args:
+        in_channels: channels of the input field.
+        out_channels: channels of the output field.
+        modes: kept frequencies per spatial axis; ``len(modes)`` (1, 2 or 3) is the dimension.
+            All axes but the last keep both signs (``2 * modes[d]`` rows); the last keeps
+            ``modes[-1]`` non-negative frequencies.
+        backend: ``"auto"`` (Triton on CUDA tensors when available, else torch), ``"torch"`` or
+            ``"triton"`` (an error naming the reason when it cannot run).
+
+    Shapes:
+        input ``(B, in_channels, *spatial)`` with any spatial size, output
+        ``(B, out_channels, *spatial)``. Half-precision inputs are transformed in float32 (there
+        is no bf16 FFT) and the output is cast back to the input dtype.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        modes: Sequence[int],
+        *,
+        backend: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        modes = tuple(int(m) for m in modes)
+        if not 1 <= len(modes) <= 3:
+            raise ValueError(f"SpectralConv supports 1, 2 or 3 spatial axes, got modes={modes}")
+        if any(m < 1 for m in modes):
+            raise ValueError(f"every entry of modes must be >= 1, got modes={modes}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.modes = modes
+        self.backend = backend
+        kept = tuple(2 * m for m in modes[:-1]) + (modes[-1],)
+        self.weight = nn.Parameter(
+            torch.empty(*kept, in_channels, out_channels, 2, device=device, dtype=dtype)
+        )
+        self.reset_parameters()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.modes)
+
+    def reset_parameters(self) -> None:
+        # Complex normal with variance 1/in_channels per mode: a field whose energy lies in the kept
+        # modes keeps its variance through the layer at initialisation.
+        nn.init.normal_(self.weight, std=1.0 / math.sqrt(2 * self.in_channels))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, modes={self.modes}, backend={self.backend!r}"
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_field(x, self.in_channels, self.ndim, name="SpectralConv input")
+        spatial = x.shape[2:]
+        x_hat = self.transform(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
+        y_hat = mode_product(x_hat, self.weight_for(spatial), backend=self.backend)
+        return self.inverse_transform(y_hat, spatial).to(x.dtype)
+
+    def kept_per_axis(self, spatial: Sequence[int]) -> list[tuple[int, int]]:
+        """``(non-negative, negative)`` frequency counts kept on each axis of this grid."""
+        last = self.ndim - 1
+        return [
+            kept_frequencies(n, m, last_axis=axis == last)
+            for axis, (n, m) in enumerate(zip(spatial, self.modes))
+        ]
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """Pruned forward transform: ``(B, C, *spatial)`` real -> ``(B, C, *kept)`` complex."""
+        kept = self.kept_per_axis(x.shape[2:])
+        x_hat = torch.fft.rfft(x, dim=-1, norm="forward")[..., : kept[-1][0]]
+        for axis in range(self.ndim - 1):
+            dim = 2 + axis
+            n_pos, n_neg = kept[axis]
+            x_hat = torch.fft.fft(x_hat, dim=dim, norm="forward")
+            if n_pos + n_neg < x_hat.shape[dim]:
+                x_hat = torch.cat(
+                    [x_hat.narrow(dim, 0, n_pos), x_hat.narrow(dim, x_hat.shape[dim] - n_neg, n_neg)],
+                    dim=dim,
+                )
+        return x_hat
+
+    def inverse_transform(self, y_hat: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
+        """Pruned inverse transform: ``(B, C, *kept)`` complex -> ``(B, C, *spatial)`` real."""
+        kept = self.kept_per_axis(spatial)
+        for axis in range(self.ndim - 1):
+            dim = 2 + axis
+            n_pos, n_neg = kept[axis]
+            n_zero = spatial[axis] - n_pos - n_neg
+            if n_zero > 0:
+                shape = list(y_hat.shape)
+                shape[dim] = n_zero
+                zeros = y_hat.new_zeros(shape)
+                y_hat = torch.cat(
+                    [y_hat.narrow(dim, 0, n_pos), zeros, y_hat.narrow(dim, n_pos, n_neg)], dim=dim
+                )
+            y_hat = torch.fft.ifft(y_hat, dim=dim, norm="forward")
+        return torch.fft.irfft(y_hat, n=spatial[-1], dim=-1, norm="forward")
+
+    def weight_for(self, spatial: Sequence[int]) -> torch.Tensor:
+        """The weights of the modes this grid holds, ``(*kept, in, out, 2)`` (a view when all fit)."""
+        weight = self.weight
+        for axis, (n_pos, n_neg) in enumerate(self.kept_per_axis(spatial)):
+            full = weight.shape[axis]
+            if axis == self.ndim - 1:
+                if n_pos < full:
+                    weight = weight.narrow(axis, 0, n_pos)
+            elif n_pos + n_neg < full:
+                weight = torch.cat(
+                    [weight.narrow(axis, 0, n_pos), weight.narrow(axis, full - n_neg, n_neg)],
+                    dim=axis,
+                )
+        return weight

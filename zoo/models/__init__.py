@@ -1,0 +1,6 @@
+"""Architectures: the FNO family and operator-transformer backbones, reachable by name."""
+
+from zoo.models.fno import FNO
+from zoo.models.registry import create_model, get_model_class, list_models, register_model
+
+__all__ = ["FNO", "create_model", "get_model_class", "list_models", "register_model"]
