@@ -1,0 +1,6 @@
+"""Evaluation: energy spectra, plots, rollout errors and speed against solvers."""
+
+from zoo.eval.plots import plot_curves, plot_fields
+from zoo.eval.spectra import kinetic_energy_spectrum, radial_power_spectrum
+
+__all__ = ["kinetic_energy_spectrum", "plot_curves", "plot_fields", "radial_power_spectrum"]
