@@ -27,8 +27,8 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
 
 def plot_fields(fields: Mapping[str, torch.Tensor], path: str | os.PathLike, *, title: str = "") -> Path:
     """Side-by-side images of 2D fields ``(H, W)`` sharing one colour scale (e.g. truth, prediction, error)."""
-    arrays = {name: f.detach().float().cpu() for name, f in fields.items()}
-    limit = max(float(a.abs().max()) for a in arrays.values())
+    arrays = {name: f.detach().float().cpu().numpy() for name, f in fields.items()}
+    limit = max(float(abs(a).max()) for a in arrays.values())
     fig, axes = plt.subplots(1, len(arrays), figsize=(3.2 * len(arrays), 3.0), squeeze=False)
     for ax, (name, array) in zip(axes[0], arrays.items()):
         image = ax.imshow(array.T, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
