@@ -1,5 +1,16 @@
 """PDE solvers, random fields and spectral calculus (no neural networks here)."""
 
+from zoo.pde.navier_stokes import navier_stokes_2d, periodic_grid
+from zoo.pde.random_fields import cosine_random_field, gaussian_random_field
 from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbers
 
-__all__ = ["gradient", "laplacian", "spectral_derivative", "wavenumbers"]
+__all__ = [
+    "cosine_random_field",
+    "gaussian_random_field",
+    "gradient",
+    "laplacian",
+    "navier_stokes_2d",
+    "periodic_grid",
+    "spectral_derivative",
+    "wavenumbers",
+]
