@@ -1,0 +1,115 @@
+"""Generate a data set into sharded files: resumable, atomic per shard, deterministic for a seed.
+
+A ``Recipe`` says what one equation's data set is (its metadata) and how to solve samples
+``[start, stop)``. Sample ``i``'s random input is drawn from its own generator seeded with
+``sample_seed(seed, i)``, so a sample does not depend on the shard size, the number of samples or
+the order in which shards are produced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from zoo.data.store import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    DataFileError,
+    read_manifest,
+    shard_name,
+    shard_ranges,
+    write_manifest,
+    write_shard,
+)
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """Seed of sample ``index`` in a data set generated with ``seed``."""
+    if not 0 <= seed < 2**31 or not 0 <= index < 2**32:
+        raise ValueError(f"need 0 <= seed < 2^31 and 0 <= sample index < 2^32, got {seed}, {index}")
+    return seed * 2**32 + index
+
+
+def sample_generators(seed: int, start: int, stop: int) -> list[torch.Generator]:
+    return [torch.Generator().manual_seed(sample_seed(seed, i)) for i in range(start, stop)]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One equation's data set: ``description`` (JSON metadata) and ``solve(start, stop, seed)``.
+
+    ``fields`` maps each stored field to its axes, e.g. ``{"vorticity": ["sample", "time", "x", "y"]}``;
+    ``solve`` returns those fields for samples ``[start, stop)`` as CPU float32 tensors.
+    """
+
+    equation: str
+    fields: dict[str, list[str]]
+    description: dict[str, Any]
+    solve: Callable[[int, int, int], dict[str, torch.Tensor]]
+    run_settings: dict[str, Any] = field(default_factory=dict)  # device etc.: recorded, not identity
+
+
+def generate(
+    directory: Path,
+    recipe: Recipe,
+    *,
+    samples: int,
+    seed: int,
+    shard_size: int,
+    command: str = "",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Produce every missing shard of the data set in ``directory``; return its manifest.
+
+    A directory that already holds a different data set (other equation, parameters, seed, ...)
+    is an error, never overwritten.
+    """
+    from zoo import __version__
+
+    if samples < 1 or shard_size < 1:
+        raise ValueError(f"samples and shard_size must be positive, got {samples}, {shard_size}")
+    directory = Path(directory)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "equation": recipe.equation,
+        "fields": recipe.fields,
+        **recipe.description,
+        "seed": seed,
+        "samples": samples,
+        "shard_size": shard_size,
+    }
+    if (directory / MANIFEST).exists():
+        existing = read_manifest(directory)
+        identity = {k: v for k, v in existing.items() if k not in ("zoo_version", "command")}
+        if identity != manifest:
+            changed = sorted(k for k in set(identity) | set(manifest) if identity.get(k) != manifest.get(k))
+            raise DataFileError(
+                f"{directory / MANIFEST}: the directory holds a different data set (differs in {changed}); "
+                "choose another output directory"
+            )
+    manifest |= {"zoo_version": __version__, "command": command}
+    write_manifest(directory, manifest)
+    ranges = shard_ranges(samples, shard_size)
+    todo = [i for i in range(len(ranges)) if not (directory / shard_name(i)).is_file()]
+    done = samples - sum(ranges[i][1] - ranges[i][0] for i in todo)
+    with tqdm(total=samples, initial=done, disable=not progress, desc=recipe.equation, unit="sample", mininterval=10) as bar:
+        for index in todo:
+            start, stop = ranges[index]
+            began = time.perf_counter()
+            fields = recipe.solve(start, stop, seed)
+            elapsed = time.perf_counter() - began
+            for name, axes in recipe.fields.items():
+                if fields[name].shape[0] != stop - start or fields[name].ndim != len(axes):
+                    raise RuntimeError(f"recipe {recipe.equation} returned {name} of shape {tuple(fields[name].shape)} for axes {axes}")
+            shard = {"index": index, "count": len(ranges), "start": start, "stop": stop, "seconds": round(elapsed, 3)}
+            write_shard(directory / shard_name(index), fields, manifest | {"shard": shard, "run": recipe.run_settings})
+            bar.update(stop - start)
+    return manifest

@@ -1,0 +1,132 @@
+"""``zoo``'s own data format: a directory of safetensors shards, each carrying JSON metadata.
+
+Layout of a data set directory::
+
+    dataset.json                  the request: equation, parameters, grid, times, seed, solver, zoo version
+    shard-00000.safetensors       fields of samples [start, stop), e.g. "vorticity" (n, T, H, W) float32
+    shard-00001.safetensors       ... each shard's header repeats dataset.json plus its own "shard" entry
+
+Shards are written atomically (temporary file, then ``os.replace``), so a directory only ever holds
+finished shards: an interrupted generation resumes by producing the missing ones. Reading never
+executes code (safetensors only) and every problem is reported with the file it is in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+FORMAT = "zoo-fields"
+FORMAT_VERSION = 1
+MANIFEST = "dataset.json"
+
+
+class DataFileError(ValueError):
+    """A data file is missing, unreadable, or holds the wrong thing; the message names the file."""
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.safetensors"
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    _atomic(Path(directory) / MANIFEST, lambda tmp: Path(tmp).write_text(text))
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise DataFileError(f"{path}: no {MANIFEST}; {directory} is not a zoo data set directory")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataFileError(f"{path}: not valid JSON ({error})") from None
+    if manifest.get("format") != FORMAT:
+        raise DataFileError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise DataFileError(f"{path}: format_version {manifest['format_version']} is newer than this zoo reads ({FORMAT_VERSION})")
+    return manifest
+
+
+def write_shard(path: Path, fields: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
+    """Save ``fields`` (contiguous CPU tensors) with ``metadata`` as JSON in the header, atomically."""
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in fields.items()}
+    header = {"zoo": json.dumps(metadata, sort_keys=True)}
+    _atomic(Path(path), lambda tmp: save_file(tensors, tmp, metadata=header))
+
+
+def read_shard(path: Path, *, check_finite: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load one shard: ``(fields, metadata)``. Raises ``DataFileError`` naming the file on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: file not found")
+    try:
+        with safe_open(path, framework="pt") as handle:
+            header = handle.metadata() or {}
+            fields = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise DataFileError(f"{path}: not a readable safetensors file, truncated or corrupt ({error})") from None
+    if "zoo" not in header:
+        raise DataFileError(f"{path}: safetensors header has no 'zoo' metadata entry")
+    metadata = json.loads(header["zoo"])
+    for name, axes in metadata.get("fields", {}).items():
+        if name not in fields:
+            raise DataFileError(f"{path}: field {name!r} listed in the metadata is missing (has {sorted(fields)})")
+        if fields[name].ndim != len(axes):
+            raise DataFileError(
+                f"{path}: field {name!r} has shape {tuple(fields[name].shape)}, expected axes {axes}"
+            )
+        if check_finite and not torch.isfinite(fields[name]).all():
+            bad = int((~torch.isfinite(fields[name])).sum())
+            raise DataFileError(f"{path}: field {name!r} holds {bad} NaN/Inf values")
+    return fields, metadata
+
+
+def shard_ranges(samples: int, shard_size: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering ``range(samples)`` in chunks of ``shard_size``."""
+    return [(i * shard_size, min(samples, (i + 1) * shard_size)) for i in range(math.ceil(samples / shard_size))]
+
+
+def read_directory(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Concatenate every shard of a data set along the sample axis: ``(fields, manifest)``."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    ranges = shard_ranges(manifest["samples"], manifest["shard_size"])
+    missing = [shard_name(i) for i in range(len(ranges)) if not (directory / shard_name(i)).is_file()]
+    if missing:
+        raise DataFileError(
+            f"{directory}: incomplete, {len(missing)} of {len(ranges)} shards missing ({', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}); rerun its generate command to finish it"
+        )
+    parts: dict[str, list[torch.Tensor]] = {name: [] for name in manifest["fields"]}
+    for index, (start, stop) in enumerate(ranges):
+        path = directory / shard_name(index)
+        fields, metadata = read_shard(path)
+        if metadata["shard"]["start"] != start or metadata["shard"]["stop"] != stop:
+            raise DataFileError(f"{path}: holds samples {metadata['shard']['start']}..{metadata['shard']['stop']}, expected {start}..{stop}")
+        for name in parts:
+            if fields[name].shape[0] != stop - start:
+                raise DataFileError(f"{path}: field {name!r} has {fields[name].shape[0]} samples, expected {stop - start}")
+            parts[name].append(fields[name])
+    return {name: torch.cat(chunks) for name, chunks in parts.items()}, manifest
