@@ -2,7 +2,18 @@
 
 from zoo.layers import SpectralConv
 from zoo.models import FNO, create_model, list_models
+from zoo.hub import from_pretrained, list_pretrained, push_to_hub, save_pretrained
 
 __version__ = "0.1.0"
 
-__all__ = ["FNO", "SpectralConv", "create_model", "list_models", "__version__"]
+__all__ = [
+    "FNO",
+    "SpectralConv",
+    "create_model",
+    "from_pretrained",
+    "list_models",
+    "list_pretrained",
+    "push_to_hub",
+    "save_pretrained",
+    "__version__",
+]

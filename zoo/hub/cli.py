@@ -1,0 +1,71 @@
+"""``zoo list``, ``zoo download NAME`` and ``zoo card NAME``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from zoo.hub.cards import checkpoint_card, write_card
+from zoo.hub.catalog import format_table, list_pretrained
+from zoo.hub.sources import PACKAGE_DIR, REPO_ID, locate, pretrained_directories, pretrained_roots
+
+# In a source checkout the cards are also kept together here, one <name>.md per checkpoint.
+MODEL_CARDS_DIR = PACKAGE_DIR.parent / "model_cards"
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    listing = subparsers.add_parser("list", help="show every pretrained checkpoint")
+    listing.set_defaults(func=_list)
+
+    fetch = subparsers.add_parser("download", help="fetch a checkpoint from the Hub into the cache")
+    fetch.add_argument("name", help="Hub repo id org/name (or a pretrained name: prints where it is)")
+    fetch.add_argument("--revision", help="branch, tag or commit hash (default: main)")
+    fetch.add_argument("--cache-dir", help="Hub cache directory (default: $HF_HUB_CACHE)")
+    fetch.set_defaults(func=_download)
+
+    card = subparsers.add_parser("card", help="regenerate a model card from a checkpoint's stored evaluation")
+    card.add_argument("name", nargs="?", help="checkpoint name, directory or Hub repo id")
+    card.add_argument("--all", action="store_true", help="every pretrained checkpoint (README.md and model_cards/)")
+    card.add_argument("--revision", help="Hub revision, for repo ids")
+    where = card.add_mutually_exclusive_group()
+    where.add_argument("--output", type=Path, help="write the card here instead of the checkpoint's README.md")
+    where.add_argument("--stdout", action="store_true", help="print the card, write nothing")
+    card.set_defaults(func=_card)
+
+
+def _list(args: argparse.Namespace) -> int:
+    checkpoints = list_pretrained()
+    if not checkpoints:
+        roots = ", ".join(str(root) for root in pretrained_roots()) or "no pretrained directory found"
+        print(f"no pretrained checkpoints ({roots})")
+        return 0
+    print(format_table(checkpoints))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    directory = locate(args.name, args.revision, cache_dir=args.cache_dir)
+    print(directory)
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    if args.all == (args.name is not None):
+        raise SystemExit("zoo card: give a checkpoint NAME or --all")
+    if args.all:
+        for name, directory in pretrained_directories().items():
+            write_card(directory)
+            if MODEL_CARDS_DIR.is_dir():
+                write_card(directory, MODEL_CARDS_DIR / f"{name}.md")
+            print(f"{name}: card regenerated")
+        return 0
+    directory = locate(args.name, args.revision)
+    name = args.name.split("/")[-1] if REPO_ID.match(args.name) else None
+    if args.stdout:
+        print(checkpoint_card(directory, name=name), end="")
+        return 0
+    if args.output is None and REPO_ID.match(args.name) and not Path(args.name).is_dir():
+        raise SystemExit("zoo card: a Hub checkpoint lives in the read-only cache; use --output or --stdout")
+    write_card(directory, args.output, name=name)
+    print(args.output or directory / "README.md")
+    return 0
