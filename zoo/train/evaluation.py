@@ -1,0 +1,108 @@
+"""Evaluate a model on one or several data sets (one per grid resolution): sample-weighted means."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import ConcatDataset, Dataset, default_collate
+
+from zoo.train.batching import evaluation_batches
+
+
+@dataclass
+class GroupMetrics:
+    """Metrics over one group of samples (one resolution): ``label`` is its grid, e.g. ``"64x64"``."""
+
+    label: str
+    samples: int
+    metrics: dict[str, float | list[float]]
+
+
+def as_datasets(data: Any) -> list[Dataset] | None:
+    """``[data]`` for a map-style dataset, the list for a sequence of them, ``None`` otherwise."""
+    if isinstance(data, Dataset):
+        return [data]
+    if isinstance(data, Sequence) and data and all(isinstance(d, Dataset) for d in data):
+        return list(data)
+    return None
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor in it (nested in tuples, lists, dicts) on ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(move_to(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    return batch
+
+
+def grid_label(batch: Any) -> str:
+    """``"HxW"`` of a batch's first tensor ``(B, C, *spatial)``."""
+    first = batch
+    while not isinstance(first, torch.Tensor):
+        first = first[0]
+    return "x".join(str(n) for n in first.shape[2:])
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    objective: Any,
+    data: Any,
+    *,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    autocast: contextlib.AbstractContextManager | None = None,
+) -> list[GroupMetrics]:
+    """Average ``objective.evaluate`` over every sample of ``data``, per resolution group.
+
+    ``data`` is a dataset, a list of datasets (one group each) or an iterable of batches (one
+    group). Per-sample metrics ``(B,)`` average to numbers, ``(B, K)`` ones (error per rollout
+    step) to lists of ``K`` numbers.
+    """
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    datasets = as_datasets(data)
+    if datasets is not None:
+        concatenated = ConcatDataset(datasets)
+        batches: Iterable[tuple[int, Any]] = (
+            (group, default_collate([concatenated[i] for i in indices]))
+            for group, indices in evaluation_batches([len(d) for d in datasets], batch_size)
+        )
+    else:
+        batches = ((0, batch) for batch in data)
+    sums: dict[int, dict[str, torch.Tensor]] = {}
+    counts: dict[int, dict[str, int]] = {}
+    labels: dict[int, str] = {}
+    for group, batch in batches:
+        batch = move_to(batch, device)
+        labels.setdefault(group, grid_label(batch))
+        with autocast or contextlib.nullcontext():
+            values = objective.evaluate(model, batch)
+        group_sums, group_counts = sums.setdefault(group, {}), counts.setdefault(group, {})
+        for key, value in values.items():
+            value = value.detach().double()
+            group_sums[key] = group_sums.get(key, 0) + value.sum(0)
+            group_counts[key] = group_counts.get(key, 0) + value.shape[0]
+    model.train(was_training)
+    results = []
+    for group in sorted(sums):
+        means = {key: (total / counts[group][key]).tolist() for key, total in sums[group].items()}
+        samples = max(counts[group].values(), default=0)
+        results.append(GroupMetrics(labels[group], samples, means))
+    return results
+
+
+def flatten_metrics(results: Sequence[GroupMetrics]) -> dict[str, float | list[float]]:
+    """One dict: plain keys for a single group, ``key@label`` keys for several."""
+    if len(results) == 1:
+        return dict(results[0].metrics)
+    return {f"{key}@{r.label}": value for r in results for key, value in r.metrics.items()}

@@ -1,0 +1,217 @@
+"""What a training step minimises: the one hook through which a :class:`Trainer` sees a problem.
+
+An objective is called as ``objective(model, batch)`` and returns a dict of scalar tensors whose
+``"loss"`` entry is minimised (the others are logged). ``objective.evaluate(model, batch)``
+returns per-sample metrics, tensors of shape ``(B,)`` or ``(B, K)``, which the trainer averages
+over the evaluation set. Three objectives cover the usual problems:
+
+* :class:`Supervised`: ``model(inputs)`` against ``targets``.
+* :class:`Autoregressive`: a time stepper rolled out over a trajectory (teacher-forced or free).
+* :class:`PhysicsInformed`: a PDE residual on every input plus a data loss on the labelled ones.
+
+Batches are ``(inputs, targets)`` pairs (tuples or lists, as a ``Dataset`` of pairs collates),
+``(inputs, targets, labelled)`` with a boolean ``(B,)`` mask, or, for unlabelled data, ``inputs``
+alone. Trajectories put time and channels together on axis 1, oldest frame first:
+``(B, T * C, *spatial)``, the layout of the FNO paper and of ``AutoregressiveOperator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.train.losses import relative_h1, relative_l2, relative_lp
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+PhysicsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+LOSSES: dict[str, LossFn] = {
+    "relative_l2": relative_l2,
+    "relative_l1": lambda prediction, target: relative_lp(prediction, target, p=1.0),
+    # Fields are (B, C, *spatial): every axis after the channels is spatial.
+    "relative_h1": lambda prediction, target: relative_h1(prediction, target, ndim=prediction.ndim - 2),
+    "mse": lambda prediction, target: (prediction.float() - target.float()).square().mean(),
+}
+
+
+def make_loss(loss: str | LossFn) -> LossFn:
+    """A loss callable from its name in :data:`LOSSES`, or the callable itself."""
+    if callable(loss):
+        return loss
+    try:
+        return LOSSES[loss]
+    except KeyError:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}") from None
+
+
+def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """``(inputs, targets or None, labelled mask or None)`` from any supported batch layout."""
+    if isinstance(batch, torch.Tensor):
+        return batch, None, None
+    if isinstance(batch, (tuple, list)) and 1 <= len(batch) <= 3:
+        inputs, targets, labelled = (*batch, None, None)[:3]
+        return inputs, targets, labelled
+    raise TypeError(
+        "a batch must be inputs, (inputs,), (inputs, targets) or (inputs, targets, labelled); "
+        f"got {type(batch).__name__}" + (f" of length {len(batch)}" if isinstance(batch, (tuple, list)) else "")
+    )
+
+
+def unroll(
+    model: nn.Module,
+    initial: torch.Tensor,
+    steps: int,
+    *,
+    channels: int = 1,
+    truth: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Roll a time stepper ``(B, history * C, *spatial) -> (B, C, *spatial)`` forward ``steps`` times.
+
+    Without ``truth`` each prediction is fed back (free rollout, gradients flow through every
+    step). With ``truth`` ``(B, steps * C, *spatial)`` every step starts from true frames (teacher
+    forcing), so all steps run as one batch. Returns ``(B, steps * C, *spatial)``.
+    """
+    width = initial.shape[1]
+    if truth is not None:
+        frames = torch.cat([initial, truth[:, : (steps - 1) * channels]], dim=1)
+        windows = torch.cat([frames[:, s * channels : s * channels + width] for s in range(steps)])
+        predictions = model(windows).split(initial.shape[0])
+        return torch.cat(predictions, dim=1)
+    predictions, window = [], initial
+    for _ in range(steps):
+        step = model(window)
+        predictions.append(step)
+        window = torch.cat([window[:, channels:], step], dim=1)
+    return torch.cat(predictions, dim=1)
+
+
+class Supervised:
+    """``loss(model(inputs), targets)``; evaluation reports the relative L2 error per sample."""
+
+    def __init__(self, loss: str | LossFn = "relative_l2") -> None:
+        self.loss = make_loss(loss)
+
+    def __call__(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        inputs, targets = _labelled_pair(batch)
+        return {"loss": self.loss(model(inputs), targets)}
+
+    def evaluate(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        inputs, targets = _labelled_pair(batch)
+        return {"relative_l2": relative_l2(model(inputs), targets, reduction="none")}
+
+
+class Autoregressive:
+    """Train a time stepper on trajectories ``(B, (history + k) * C, *spatial)``.
+
+    The first ``history`` frames are the input; the loss compares the ``k`` predicted frames with
+    the true ones as one field per sample (the FNO paper's rollout loss). ``teacher_forcing=True``
+    predicts each frame from true frames (one-step training, all ``k`` steps in one batch);
+    ``False`` feeds predictions back (a ``k``-step unroll). The window length sets ``k``; a batch
+    may also be a ``(past, future)`` pair, concatenated on axis 1. Evaluation always rolls out
+    freely and reports the error of the whole rollout and at each step.
+    """
+
+    def __init__(
+        self,
+        history: int,
+        *,
+        channels: int = 1,
+        teacher_forcing: bool = False,
+        loss: str | LossFn = "relative_l2",
+    ) -> None:
+        if history < 1 or channels < 1:
+            raise ValueError(f"history and channels must be >= 1, got history={history}, channels={channels}")
+        self.history, self.channels = history, channels
+        self.teacher_forcing = teacher_forcing
+        self.loss = make_loss(loss)
+
+    def _split(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
+        inputs, targets, _ = split_batch(batch)
+        trajectory = inputs if targets is None else torch.cat([inputs, targets], dim=1)
+        frames, remainder = divmod(trajectory.shape[1], self.channels)
+        if remainder or frames <= self.history:
+            raise ValueError(
+                f"a trajectory of {trajectory.shape[1]} channels is not more than history={self.history} "
+                f"whole frames of {self.channels} channels each (shape {tuple(trajectory.shape)})"
+            )
+        cut = self.history * self.channels
+        return trajectory[:, :cut], trajectory[:, cut:], frames - self.history
+
+    def __call__(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        initial, future, steps = self._split(batch)
+        truth = future if self.teacher_forcing else None
+        predicted = unroll(model, initial, steps, channels=self.channels, truth=truth)
+        return {"loss": self.loss(predicted, future)}
+
+    def evaluate(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        initial, future, steps = self._split(batch)
+        predicted = unroll(model, initial, steps, channels=self.channels)
+        frames = lambda u: u.unflatten(1, (steps, self.channels)).flatten(0, 1)  # noqa: E731
+        per_step = relative_l2(frames(predicted), frames(future), reduction="none").view(-1, steps)
+        return {
+            "relative_l2": relative_l2(predicted, future, reduction="none"),
+            "rollout_relative_l2": per_step,
+        }
+
+
+class PhysicsInformed:
+    """``physics_weight * physics(inputs, prediction) + data_weight * data_loss`` (PINO training).
+
+    The physics term (e.g. :class:`zoo.train.physics.DarcyPhysics`) needs no targets, so it covers
+    every input; the data term covers the labelled samples of the batch (targets present and, if
+    a ``labelled`` mask is given, marked). With ``rollout_steps`` the model is a time stepper and
+    the prediction is its free rollout of that many steps (``channels`` per frame).
+    """
+
+    def __init__(
+        self,
+        physics: PhysicsFn,
+        *,
+        data_loss: str | LossFn = "relative_l2",
+        data_weight: float = 1.0,
+        physics_weight: float = 1.0,
+        rollout_steps: int | None = None,
+        channels: int = 1,
+    ) -> None:
+        self.physics = physics
+        self.data_loss = make_loss(data_loss)
+        self.data_weight, self.physics_weight = data_weight, physics_weight
+        self.rollout_steps, self.channels = rollout_steps, channels
+
+    def _predict(self, model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        if self.rollout_steps is None:
+            return model(inputs)
+        return unroll(model, inputs, self.rollout_steps, channels=self.channels)
+
+    def __call__(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        inputs, targets, labelled = split_batch(batch)
+        prediction = self._predict(model, inputs)
+        terms = {"physics": self.physics(inputs, prediction)}
+        loss = self.physics_weight * terms["physics"]
+        if targets is not None:
+            mask = torch.ones(len(inputs), dtype=torch.bool, device=inputs.device) if labelled is None else labelled.bool()
+            if bool(mask.any()):
+                terms["data"] = self.data_loss(prediction[mask], targets[mask])
+                loss = loss + self.data_weight * terms["data"]
+        return {"loss": loss, **terms}
+
+    def evaluate(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        inputs, targets, labelled = split_batch(batch)
+        prediction = self._predict(model, inputs)
+        # The physics term is a batch mean over equally sized samples: repeating it per sample
+        # makes the trainer's sample-weighted average the mean over the whole set.
+        metrics = {"physics": self.physics(inputs, prediction).expand(len(inputs))}
+        if targets is not None:
+            mask = slice(None) if labelled is None else labelled.bool()
+            metrics["relative_l2"] = relative_l2(prediction[mask], targets[mask], reduction="none")
+        return metrics
+
+
+def _labelled_pair(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    inputs, targets, _ = split_batch(batch)
+    if targets is None:
+        raise ValueError("this objective needs (inputs, targets) batches; got inputs only")
+    return inputs, targets

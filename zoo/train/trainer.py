@@ -1,0 +1,405 @@
+"""The training loop: plain code, one hook (the objective), resumable bit-for-bit.
+
+Each step: set the learning rate from the schedule, ``objective(model, batch)`` under optional
+bf16 autocast, backward, clip the gradient norm, AdamW step. Every ``log_every`` steps the mean
+loss terms go to ``metrics.jsonl``; every ``eval_every`` steps the evaluation metrics (and PNG
+plots); every ``checkpoint_every`` steps a checkpoint. Under ``torchrun`` the model is wrapped in
+``DistributedDataParallel`` and rank 0 alone writes files.
+
+Exact resume rests on three facts: the data order is a function of ``(seed, step)`` only
+(:class:`~zoo.train.batching.BatchPlan`), the learning rate is a function of the step, and the
+checkpoint holds the weights, the AdamW moments and every RNG state. Data loaders get their own
+generator so that creating one never draws from the global RNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import ConcatDataset, DataLoader
+from tqdm.auto import tqdm
+
+from zoo.train.batching import BatchPlan
+from zoo.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_model_files
+from zoo.train.atomic import atomic_directory
+from zoo.train.distributed import DistributedContext, all_reduce_sum, init_distributed, union_of_keys
+from zoo.train.evaluation import as_datasets, evaluate, flatten_metrics, move_to
+from zoo.train.metrics import MetricsLog
+from zoo.train.objectives import Supervised
+from zoo.train.plots import plot_loss_curves, plot_rollout_error
+from zoo.train.schedules import SCHEDULES, schedule_factor
+
+PRECISIONS = ("fp32", "bf16")
+# Settings that fix the order of the data: a resumed run must keep them.
+DATA_ORDER_SETTINGS = ("batch_size", "seed")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a run; a config file's ``trainer`` section holds exactly these keys.
+
+    Optimisation: AdamW with ``lr``, ``weight_decay``, ``betas``; ``schedule`` ``"cosine"``,
+    ``"step"`` (``gamma`` every ``step_size`` steps) or ``"constant"`` after ``warmup_steps`` of
+    linear warm-up, never below ``min_lr_factor * lr`` (cosine, step); ``grad_clip`` caps the
+    global gradient norm (``None``: no clipping). ``batch_size`` is the global batch, split evenly
+    over processes. ``precision="bf16"`` runs the forward pass under bf16 autocast (spectral
+    transforms stay float32). ``compile`` wraps the model in ``torch.compile``.
+    Bookkeeping: ``log_every``, ``eval_every`` and ``checkpoint_every`` in steps (0: never; a
+    final evaluation and checkpoint are always made when there is somewhere to put them);
+    ``out_dir`` receives ``metrics.jsonl``/``.csv``, ``plots/``, ``checkpoints/`` and ``model/``.
+    """
+
+    max_steps: int = 1000
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    min_lr_factor: float = 0.0
+    step_size: int = 100
+    gamma: float = 0.5
+    grad_clip: float | None = 1.0
+    precision: str = "fp32"
+    compile: bool = False
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 0
+    eval_batch_size: int = 32
+    checkpoint_every: int = 0
+    keep_checkpoints: int = 2
+    out_dir: str | None = None
+    device: str = "auto"
+    num_workers: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
+        for name in ("max_steps", "batch_size", "log_every", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a config file's ``trainer`` section; an unknown key is an error listing the known."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown trainer settings {unknown}; known: {', '.join(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA), Python and NumPy: model initialisation and dropout follow."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+class Trainer:
+    """Train ``model`` on ``train_data`` by minimising ``objective``.
+
+    Args:
+        model: any ``nn.Module``.
+        train_data: a map-style ``Dataset`` (or a list of them, one per grid resolution) whose
+            items collate into the objective's batches; or any re-iterable of ready batches
+            (e.g. a ``DataLoader``), which must yield the same batches in every pass for an exact
+            resume and which is not sharded across processes.
+        config: a :class:`TrainConfig`.
+        objective: ``objective(model, batch) -> {"loss": ..., ...}`` with an ``evaluate``
+            method (:mod:`zoo.train.objectives`); default :class:`Supervised` relative L2.
+        eval_data: like ``train_data``; evaluated every ``config.eval_every`` steps.
+        param_groups: optimizer groups ``{"params": [...], "lr_scale": float, ...}`` (see
+            :mod:`zoo.train.finetune`); default all trainable parameters at full rate.
+        context: the distributed context (default: from the ``torchrun`` environment).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_data: Any,
+        config: TrainConfig | None = None,
+        *,
+        objective: Any = None,
+        eval_data: Any = None,
+        param_groups: Sequence[dict[str, Any]] | None = None,
+        context: DistributedContext | None = None,
+    ) -> None:
+        self.config = config = config or TrainConfig()
+        self.context = context or init_distributed(config.device)
+        self.device = self.context.device
+        if config.precision == "bf16" and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ValueError(f"precision='bf16' is not supported on {torch.cuda.get_device_name(self.device)}")
+        self.model = model.to(self.device)
+        self.objective = objective if objective is not None else Supervised()
+        self.train_data, self.eval_data = train_data, eval_data
+        self.optimizer = torch.optim.AdamW(
+            _optimizer_groups(model, param_groups),
+            lr=config.lr,
+            betas=config.betas,
+            weight_decay=config.weight_decay,
+        )
+        self.train_model: nn.Module = model
+        if self.context.enabled:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DistributedDataParallel(model, device_ids=device_ids)
+        if config.compile:
+            self.train_model = torch.compile(self.train_model)
+        datasets = as_datasets(train_data)
+        self.plan = None
+        if datasets is not None:
+            self.plan = BatchPlan(
+                [len(d) for d in datasets],
+                config.batch_size,
+                seed=config.seed,
+                rank=self.context.rank,
+                world_size=self.context.world_size,
+            )
+            self._train_set = ConcatDataset(datasets)
+        self.out_dir = Path(config.out_dir) if config.out_dir else None
+        self.log = MetricsLog(self.out_dir / "metrics.jsonl") if self.out_dir and self.context.is_main else None
+        self.step = 0
+        self._last_checkpoint = -1
+        self.history: list[dict[str, Any]] = []
+
+    # ---- the loop
+
+    def fit(self, *, resume: bool = False) -> list[dict[str, Any]]:
+        """Train until ``config.max_steps``; with ``resume`` continue from the latest checkpoint.
+
+        Returns the metric records of this call (rank 0; other ranks get an empty list).
+        """
+        config = self.config
+        if not (resume and self._resume()):
+            seed_everything(config.seed)
+        if self.out_dir and self.context.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        batches = self._train_batches()
+        running: dict[str, torch.Tensor] = {}
+        counts: dict[str, int] = {}
+        started, last_eval = time.perf_counter(), -1
+        progress = tqdm(
+            total=config.max_steps,
+            initial=self.step,
+            disable=not (config.progress and self.context.is_main),
+            dynamic_ncols=True,
+            desc="train",
+        )
+        while self.step < config.max_steps:
+            batch = move_to(next(batches), self.device)
+            lr = self._set_learning_rate()
+            terms = self.train_step(batch)
+            self.step += 1
+            progress.update()
+            for key, value in terms.items():
+                running[key] = running.get(key, 0) + value
+                counts[key] = counts.get(key, 0) + 1
+            if self.step % config.log_every == 0 or self.step == config.max_steps:
+                record = self._log_train(running, counts, lr, time.perf_counter() - started)
+                progress.set_postfix(loss=f"{record['loss']:.4g}", lr=f"{lr:.2e}")
+                running, counts = {}, {}
+            if config.eval_every and self.step % config.eval_every == 0:
+                self._log_eval()
+                last_eval = self.step
+            if config.checkpoint_every and self.step % config.checkpoint_every == 0:
+                self.save_checkpoint()
+        progress.close()
+        if self.eval_data is not None and last_eval != self.step:
+            self._log_eval()
+        if self.out_dir:
+            if self._last_checkpoint != self.step:
+                self.save_checkpoint()
+            if self.context.is_main:
+                atomic_directory(self.out_dir / "model", lambda directory: save_model_files(self.model, directory))
+                self._write_reports()
+        return self.history
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        """One optimisation step on ``batch``; returns the objective's terms and the gradient norm."""
+        self.train_model.train()
+        with self.autocast():
+            terms = self.objective(self.train_model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+        # The norm is taken after DDP's all-reduce, so every rank sees the same value and a
+        # non-finite gradient stops all of them at the same step.
+        grad_norm = nn.utils.clip_grad_norm_(parameters, self.config.grad_clip or math.inf)
+        if not torch.isfinite(grad_norm):
+            raise FloatingPointError(
+                f"non-finite gradient norm at step {self.step + 1} (loss {terms['loss'].item():.4g}); "
+                "lower lr, add warm-up or clipping, or train in fp32"
+            )
+        self.optimizer.step()
+        return {**{k: v.detach().float() for k, v in terms.items()}, "grad_norm": grad_norm.detach()}
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
+
+    def evaluate(self) -> dict[str, float | list[float]]:
+        """Evaluation metrics on ``eval_data`` (computed on rank 0; other ranks get ``{}``)."""
+        if self.eval_data is None or not self.context.is_main:
+            return {}
+        results = evaluate(
+            self.model,
+            self.objective,
+            self.eval_data,
+            batch_size=self.config.eval_batch_size,
+            device=self.device,
+            autocast=self.autocast(),
+        )
+        return flatten_metrics(results)
+
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current step (rank 0) under ``out_dir/checkpoints``."""
+        if self.out_dir is None:
+            raise ValueError("set config.out_dir to save checkpoints")
+        self._last_checkpoint = self.step
+        if not self.context.is_main:
+            return None
+        return save_checkpoint(
+            self.out_dir / "checkpoints",
+            step=self.step,
+            model=self.model,
+            optimizer=self.optimizer,
+            trainer_state={"config": self.config.to_dict()},
+            keep=self.config.keep_checkpoints,
+        )
+
+    # ---- internals
+
+    def _resume(self) -> bool:
+        if self.out_dir is None:
+            raise ValueError("resume needs config.out_dir, where the checkpoints are")
+        path = latest_checkpoint(self.out_dir / "checkpoints")
+        if path is None:
+            if self.context.is_main:
+                print(f"zoo: no checkpoint under {self.out_dir / 'checkpoints'}; starting from step 0", file=sys.stderr)
+            return False
+        state = load_checkpoint(path, model=self.model, optimizer=self.optimizer)
+        saved = state.get("config", {})
+        changed = [k for k in DATA_ORDER_SETTINGS if k in saved and saved[k] != getattr(self.config, k)]
+        if changed:
+            raise ValueError(
+                f"cannot resume from {path} with different {changed}: "
+                + ", ".join(f"{k} was {saved[k]}, now {getattr(self.config, k)}" for k in changed)
+            )
+        self.step = self._last_checkpoint = state["step"]
+        if self.log is not None:
+            self.log.truncate_after(self.step)
+        return True
+
+    def _set_learning_rate(self) -> float:
+        config = self.config
+        factor = schedule_factor(
+            self.step,
+            schedule=config.schedule,
+            total_steps=config.max_steps,
+            warmup_steps=config.warmup_steps,
+            min_factor=config.min_lr_factor,
+            step_size=config.step_size,
+            gamma=config.gamma,
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.lr * group["lr_scale"] * factor
+        return config.lr * factor
+
+    def _train_batches(self) -> Iterator[Any]:
+        if self.plan is not None:
+            epoch, start = divmod(self.step, self.plan.batches_per_epoch)
+            while True:
+                loader = DataLoader(
+                    self._train_set,
+                    batch_sampler=list(self.plan.epoch(epoch, start=start)),
+                    num_workers=self.config.num_workers,
+                    # Its own generator: a loader must not draw from the global RNG.
+                    generator=torch.Generator().manual_seed(self.config.seed + epoch),
+                    pin_memory=self.device.type == "cuda",
+                )
+                yield from loader
+                epoch, start = epoch + 1, 0
+        skip = self.step
+        while True:
+            seen = 0
+            for batch in self.train_data:
+                seen += 1
+                if skip:
+                    skip -= 1
+                    continue
+                yield batch
+            if seen == 0:
+                raise ValueError("train_data yielded no batches")
+
+    def _log_train(self, running: dict[str, torch.Tensor], counts: dict[str, int], lr: float, elapsed: float) -> dict[str, Any]:
+        # Terms may be missing on some ranks (a batch without labelled samples has no data
+        # loss): reduce sums and counts over the union of keys, so each mean is exact.
+        keys = union_of_keys(running, self.context)
+        zero = torch.zeros((), device=self.device)
+        totals = torch.stack([torch.stack([running.get(k, zero), zero + counts.get(k, 0)]) for k in keys])
+        totals = all_reduce_sum(totals, self.context)
+        means = (totals[:, 0] / totals[:, 1]).tolist()
+        record = {"step": self.step, "split": "train", "lr": lr, **dict(zip(keys, means)), "time_s": elapsed}
+        if self.plan is not None:
+            record["epoch"] = self.step / self.plan.batches_per_epoch
+        self._record(record)
+        return record
+
+    def _log_eval(self) -> None:
+        metrics = self.evaluate()
+        if metrics:
+            self._record({"step": self.step, "split": "eval", **metrics})
+            self._write_reports()
+
+    def _record(self, record: dict[str, Any]) -> None:
+        if not self.context.is_main:
+            return
+        self.history.append(record)
+        if self.log is not None:
+            self.log.append(record)
+
+    def _write_reports(self) -> None:
+        if self.log is None:
+            return
+        records = self.log.records()
+        self.log.write_csv(self.out_dir / "metrics.csv")
+        plot_loss_curves(records, self.out_dir / "plots" / "loss.png")
+        evals = [r for r in records if r["split"] == "eval"]
+        for key, errors in (evals[-1].items() if evals else []):
+            if key.startswith("rollout_") and isinstance(errors, list):
+                name = key.replace("@", "_at_")
+                plot_rollout_error(errors, self.out_dir / "plots" / f"{name}.png", title=f"step {evals[-1]['step']}")
+
+
+def _optimizer_groups(model: nn.Module, param_groups: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    groups = param_groups if param_groups is not None else [{"params": list(model.parameters())}]
+    result = []
+    for group in groups:
+        params = [p for p in group["params"] if p.requires_grad]
+        if params:
+            result.append({**group, "params": params, "lr_scale": float(group.get("lr_scale", 1.0))})
+    if not result:
+        raise ValueError("the model has no trainable parameters (all frozen?)")
+    return result
