@@ -339,3 +339,20 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
         headers["Content-Length"] = str(len(payload))
         self._send(status, payload, headers, head=head)
+
+
+def point_client_at(hub: LocalHub, monkeypatch, cache_dir) -> None:
+    """Send the real ``huggingface_hub`` client to ``hub``, with its cache in ``cache_dir``.
+
+    ``huggingface_hub`` reads ``HF_ENDPOINT``, ``HF_HUB_OFFLINE`` and ``HF_HUB_CACHE`` once, into
+    ``huggingface_hub.constants``, when it is imported; in a running process the library's own
+    tests set those constants, as here. (A fresh process honours the environment variables: see
+    the subprocess test in test_hub_remote.py.)
+    """
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache_dir))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
