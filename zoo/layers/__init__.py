@@ -1,6 +1,16 @@
 """Reusable building blocks: the spectral convolution and the Fourier token mixers."""
 
+from zoo.layers.mixers import AFNOMixer, FNetMixer, FNOMixer, FourierMixer, GlobalFilterMixer, make_mixer
 from zoo.layers.mode_product import mode_product
 from zoo.layers.spectral_conv import SpectralConv
 
-__all__ = ["SpectralConv", "mode_product"]
+__all__ = [
+    "AFNOMixer",
+    "FNOMixer",
+    "FNetMixer",
+    "FourierMixer",
+    "GlobalFilterMixer",
+    "SpectralConv",
+    "make_mixer",
+    "mode_product",
+]
