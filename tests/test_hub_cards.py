@@ -1,0 +1,143 @@
+"""Model cards are generated from stored config and evaluation, with Hub-readable metadata."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+
+import zoo
+from zoo.hub.cards import checkpoint_card, render_card
+from zoo.hub.sources import PACKAGE_DIR, PRETRAINED_PATH_ENV
+
+METADATA = {
+    "task": "vorticity t=1..10 -> t=11..50",
+    "resolution": [16, 16],
+    "license": "mit",
+    "datasets": ["physics/ns2d-nu1e-3"],
+    "base_model": "physics/fno-ns2d-nu1e-4",
+    "tags": ["navier-stokes"],
+    "pde": {"name": "Navier-Stokes 2D vorticity", "parameters": {"nu": 0.001}, "boundary_conditions": "periodic"},
+    "limitations": ["Not trained on forcings other than the FNO paper's."],
+}
+EVALUATION = {
+    "test_data": {"description": "NS nu=1e-3 test trajectories", "samples": 20},
+    "resolutions": [
+        {"grid": [16, 16], "zero_shot": False, "samples": 20, "metrics": {"relative_l2": 0.0121, "relative_h1": 0.05}},
+        {"grid": [32, 32], "zero_shot": True, "samples": 10, "metrics": {"relative_l2": 0.0135, "relative_h1": 0.07}},
+    ],
+    "baselines": [{"name": "U-Net", "resolutions": [{"grid": [16, 16], "zero_shot": False, "metrics": {"relative_l2": 0.0245}}]}],
+    "rollout": [{"grid": [16, 16], "times": list(range(11, 51)), "relative_l2": [t / 1000 for t in range(11, 51)]}],
+    "speed": [{"grid": [16, 16], "samples": 20, "model_seconds": 0.4, "solver_seconds": 95.0, "device": "CPU", "solver": "pseudo-spectral CN"}],
+}
+
+
+def small_fno():
+    torch.manual_seed(0)
+    return zoo.FNO(1, 1, (4, 4), width=8, n_layers=2, projection_channels=16)
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    return zoo.save_pretrained(small_fno(), tmp_path / "store" / "fno-ns", metadata=METADATA, evaluation=EVALUATION)
+
+
+def section(card, title):
+    return card.split(f"## {title}\n\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_yaml_metadata_reads_back_with_huggingface_hub(checkpoint):
+    data = ModelCard((checkpoint / "README.md").read_text()).data
+    assert (data.license, data.library_name, data.base_model) == ("mit", "zoo", "physics/fno-ns2d-nu1e-4")
+    assert data.datasets == ["physics/ns2d-nu1e-3"]
+    assert {"zoo", "fno", "navier-stokes"} <= set(data.tags)
+    results = {(r.dataset_config, r.metric_type): r.metric_value for r in data.eval_results}
+    expected = {("x".join(map(str, e["grid"])), m): v for e in EVALUATION["resolutions"] for m, v in e["metrics"].items()}
+    assert results == expected and data.model_name == "fno-ns"
+
+
+def test_sections_appear_in_order(checkpoint):
+    card = (checkpoint / "README.md").read_text()
+    assert re.findall(r"^## (.+)$", card, re.M) == [
+        "Usage",
+        "The PDE and its parameters",
+        "Data generation",
+        "Input and output fields",
+        "Normalisation",
+        "Training recipe and compute",
+        "Evaluation",
+        "Speed against the numerical solver",
+        "How to fine-tune",
+        "Limitations",
+        "Architecture",
+    ]
+    assert "- **nu**: 0.001" in section(card, "The PDE and its parameters")
+    assert section(card, "Data generation").strip() == "_Not recorded in this checkpoint's metadata._"
+    params = sum(p.numel() for p in small_fno().parameters())
+    assert f"{params:,} parameters" in card
+
+
+def test_evaluation_tables_carry_the_stored_numbers(checkpoint):
+    evaluation = section((checkpoint / "README.md").read_text(), "Evaluation")
+    assert "| 16x16 | no (training grid) | 0.05 | 0.0121 | - | 0.0245 |" in evaluation
+    assert "| 32x32 | yes | 0.07 | 0.0135 | - | - |" in evaluation
+    rows = re.findall(r"^\| (\d+) \| ([\d.]+) \|$", evaluation, re.M)
+    assert rows[0] == ("11", "0.011") and rows[-1] == ("50", "0.05") and len(rows) == 6
+
+
+def test_speed_up_is_solver_time_over_model_time(checkpoint):
+    speed = section((checkpoint / "README.md").read_text(), "Speed against the numerical solver")
+    assert "| 16x16 | 20 | 0.4 | 95 | 238x | CPU | pseudo-spectral CN |" in speed  # 95 / 0.4 = 237.5
+
+
+def test_unevaluated_checkpoint_says_so():
+    config = {"architecture": "FNO", "config": small_fno().config, "metadata": {}}
+    card = render_card(config, None, name="fresh")
+    assert section(card, "Evaluation").strip() == "_Not evaluated yet: this checkpoint has no evaluation.json._"
+    assert "model-index" not in card.split("---")[1]
+
+
+def test_zero_shot_free_evaluation_is_listed_as_a_limitation():
+    config = {"architecture": "FNO", "config": small_fno().config, "metadata": {}}
+    card = render_card(config, {"resolutions": EVALUATION["resolutions"][:1]}, name="fresh")
+    assert "Evaluated only at its training grid" in section(card, "Limitations")
+
+
+def test_zoo_card_regenerates_from_stored_evaluation(checkpoint, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.setenv(PRETRAINED_PATH_ENV, str(checkpoint.parent))
+    evaluation = json.loads((checkpoint / "evaluation.json").read_text())
+    evaluation["resolutions"][0]["metrics"]["relative_l2"] = 0.0099
+    (checkpoint / "evaluation.json").write_text(json.dumps(evaluation))
+    assert main(["card", "fno-ns"]) == 0
+    card = (checkpoint / "README.md").read_text()
+    assert "| 16x16 | no (training grid) | 0.05 | 0.0099 |" in card
+    results = {(r.dataset_config, r.metric_type): r.metric_value for r in ModelCard(card).data.eval_results}
+    assert results[("16x16", "relative_l2")] == 0.0099
+
+
+def test_plots_are_linked_relative_to_where_the_card_lives(checkpoint, tmp_path, monkeypatch):
+    from zoo.cli import main
+
+    (checkpoint / "plots").mkdir()
+    (checkpoint / "plots" / "rollout_error.png").write_bytes(b"png")
+    monkeypatch.setenv(PRETRAINED_PATH_ENV, str(checkpoint.parent))
+    (tmp_path / "cards").mkdir()
+    assert main(["card", "fno-ns", "--output", str(tmp_path / "cards" / "fno-ns.md")]) == 0
+    [link] = re.findall(r"!\[Rollout error\]\((.+)\)", (tmp_path / "cards" / "fno-ns.md").read_text())
+    assert (tmp_path / "cards" / link).resolve() == (checkpoint / "plots" / "rollout_error.png").resolve()
+    assert "![Rollout error](plots/rollout_error.png)" in checkpoint_card(checkpoint)
+
+
+BUNDLED = sorted(p.parent for p in (PACKAGE_DIR.parent / "pretrained").glob("*/config.json"))
+
+
+@pytest.mark.parametrize("directory", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_bundled_cards_are_the_generated_ones(directory):
+    """Cards are never edited by hand: each committed card equals the one generated now."""
+    assert (directory / "README.md").read_text() == checkpoint_card(directory)
+    card_copy = PACKAGE_DIR.parent / "model_cards" / f"{directory.name}.md"
+    assert card_copy.read_text() == checkpoint_card(directory, links_from=card_copy.parent)

@@ -1,0 +1,42 @@
+"""timm's own Hub format (config.json with pretrained_cfg + model.safetensors) on the local Hub."""
+
+import pytest
+import torch
+from hub_server import LocalHub, point_client_at
+
+import zoo
+from zoo.hub import CheckpointError
+
+timm = pytest.importorskip("timm")
+TOKEN = "hf_local_test_token"
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    with LocalHub(token=TOKEN) as server:
+        point_client_at(server, monkeypatch, tmp_path / "hf-cache")
+        yield server
+
+
+def push_and_reload(model, repo_id):
+    from timm.models import push_to_hf_hub
+
+    push_to_hf_hub(model, repo_id, token=TOKEN, safe_serialization=True)  # safetensors only: no pickle
+    return timm.create_model(f"hf-hub:{repo_id}", pretrained=True).eval()
+
+
+def test_timm_model_round_trips_through_timm_hub_format(hub):
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=4).eval()
+    loaded = push_and_reload(model, "physics/vit-micro")
+    assert sorted(hub.commits("physics/vit-micro")[0].files) == [".gitattributes", "README.md", "config.json", "model.safetensors"]
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_zoo_loader_points_timm_checkpoints_to_timm(hub):
+    torch.manual_seed(0)
+    model = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=1, num_classes=2)
+    push_and_reload(model, "physics/vit-micro")
+    with pytest.raises(CheckpointError, match="looks like a timm checkpoint: load it with timm.create_model"):
+        zoo.from_pretrained("physics/vit-micro")
