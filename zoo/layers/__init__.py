@@ -2,10 +2,12 @@
 
 from zoo.layers.mixers import AFNOMixer, FNetMixer, FNOMixer, FourierMixer, GlobalFilterMixer, make_mixer
 from zoo.layers.mode_product import mode_product
+from zoo.layers.normalization import ChannelNormalizer
 from zoo.layers.spectral_conv import SpectralConv
 
 __all__ = [
     "AFNOMixer",
+    "ChannelNormalizer",
     "FNOMixer",
     "FNetMixer",
     "FourierMixer",
