@@ -42,7 +42,7 @@ def test_push_then_load_round_trips_in_one_commit(hub, tmp_path, inputs):
     [pushed, _created] = hub.commits(REPO)  # one commit besides the repo's creation
     assert hub.repos[REPO].branches["main"] == commit.oid
     assert sorted(pushed.files) == [".gitattributes", "README.md", "config.json", "evaluation.json", "model.safetensors"]
-    assert "# fno-tiny" in pushed.files["README.md"].decode()  # the card is named after the repo
+    assert f'zoo.from_pretrained("{REPO}")' in pushed.files["README.md"].decode()  # the card names the repo
 
     loaded = zoo.from_pretrained(REPO)
     assert torch.equal(loaded(inputs), model(inputs))
@@ -167,3 +167,15 @@ def test_environment_variables_drive_a_fresh_process(tmp_path):
             if offline == "0":
                 requests_online = len(hub.requests)
         assert len(hub.requests) == requests_online
+
+
+def test_zoo_card_of_a_hub_repo_prints_it(hub, capsys):
+    from zoo.cli import main
+
+    zoo.push_to_hub(small_fno(), REPO, token=TOKEN)
+    capsys.readouterr()
+    assert main(["card", REPO, "--stdout"]) == 0
+    card = capsys.readouterr().out
+    assert card.startswith("---\n") and f"# {REPO}\n" in card
+    with pytest.raises(SystemExit, match="read-only cache; use --output or --stdout"):
+        main(["card", REPO])

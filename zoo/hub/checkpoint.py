@@ -40,6 +40,7 @@ def save_pretrained(
     metadata: dict[str, Any] | None = None,
     evaluation: dict[str, Any] | None = None,
     card: str | None = None,
+    name: str | None = None,
 ) -> Path:
     """Write ``model`` to ``directory`` as config.json, model.safetensors, evaluation.json, README.md.
 
@@ -51,6 +52,8 @@ def save_pretrained(
         evaluation: results in the ``evaluation.json`` schema; ``None`` removes a stale
             evaluation.json left by earlier weights.
         card: the README.md text; by default generated from config, evaluation and ``plots/*.png``.
+        name: how the generated card names the checkpoint (a pretrained name or a Hub repo id);
+            by default the directory's name.
 
     Returns:
         The checkpoint directory.
@@ -79,7 +82,7 @@ def save_pretrained(
         atomic_write_text(directory / EVALUATION_FILE, _dump(evaluation))
     if card is None:
         card = render_card(
-            config, evaluation, plot_files(directory), name=directory.resolve().name, parameters=stored_parameters(directory)
+            config, evaluation, plot_files(directory), name=name or directory.resolve().name, parameters=stored_parameters(directory)
         )
     atomic_write_text(directory / CARD_FILE, card)
     atomic_write_text(directory / CONFIG_FILE, _dump(config))

@@ -55,12 +55,12 @@ def _card(args: argparse.Namespace) -> int:
     if args.all:
         for name, directory in pretrained_directories().items():
             write_card(directory)
-            if MODEL_CARDS_DIR.is_dir():
+            if directory.parent == MODEL_CARDS_DIR.parent / "pretrained" and MODEL_CARDS_DIR.is_dir():
                 write_card(directory, MODEL_CARDS_DIR / f"{name}.md")
             print(f"{name}: card regenerated")
         return 0
     directory = locate(args.name, args.revision)
-    name = args.name.split("/")[-1] if REPO_ID.match(args.name) else None
+    name = args.name if REPO_ID.match(args.name) and not Path(args.name).is_dir() else None
     if args.stdout:
         print(checkpoint_card(directory, name=name), end="")
         return 0

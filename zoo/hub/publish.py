@@ -30,8 +30,9 @@ def push_to_hub(
 
     The repo is created if needed, and the branch ``revision`` (from ``main``) too. A directory is
     first loaded strictly, so a broken checkpoint is never published; every non-hidden file in it
-    is uploaded (config.json, model.safetensors, evaluation.json, README.md, plots/). A model is
-    saved with :func:`save_pretrained` (``metadata``, ``evaluation``) under the repo's name first.
+    is uploaded as it is (config.json, model.safetensors, evaluation.json, README.md, plots/). A
+    model is first saved with :func:`save_pretrained` (``metadata``, ``evaluation``), its card
+    naming the repo.
 
     Returns:
         The ``huggingface_hub.CommitInfo``; its ``oid`` is the commit hash to pin downloads to.
@@ -40,9 +41,7 @@ def push_to_hub(
 
     if isinstance(model_or_directory, nn.Module):
         with tempfile.TemporaryDirectory() as scratch:
-            directory = save_pretrained(
-                model_or_directory, Path(scratch) / repo_id.split("/")[-1], metadata=metadata, evaluation=evaluation
-            )
+            directory = save_pretrained(model_or_directory, scratch, metadata=metadata, evaluation=evaluation, name=repo_id)
             return push_to_hub(directory, repo_id, token=token, revision=revision, private=private, commit_message=commit_message)
     if metadata is not None or evaluation is not None:
         raise ValueError("metadata and evaluation apply when pushing a model; a directory already holds its own")
