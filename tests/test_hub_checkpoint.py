@@ -34,6 +34,20 @@ class TiedLinearPair(nn.Module):
         return self.decode(torch.tanh(self.encode(x)))
 
 
+@register_model
+class SlicedPair(nn.Module):
+    """Two parameters that are different views of one storage, as packed weights are."""
+
+    def __init__(self, features: int = 3) -> None:
+        super().__init__()
+        packed = torch.randn(2, features)
+        self.scale = nn.Parameter(packed[0])
+        self.shift = nn.Parameter(packed[1])
+
+    def forward(self, x):
+        return x * self.scale + self.shift
+
+
 EVALUATION = {
     "test_data": {"description": "held-out samples", "samples": 4},
     "resolutions": [
@@ -71,6 +85,15 @@ def test_tied_tensors_are_stored_once_and_tied_again(tmp_path):
     loaded = zoo.from_pretrained(tmp_path / "tied")
     assert loaded.decode.weight is loaded.encode.weight
     x = torch.randn(5, 3)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_views_of_one_storage_are_stored_as_copies(tmp_path):
+    model = SlicedPair()
+    assert model.scale.untyped_storage().data_ptr() == model.shift.untyped_storage().data_ptr()
+    zoo.save_pretrained(model, tmp_path / "sliced")
+    loaded = zoo.from_pretrained(tmp_path / "sliced")
+    x = torch.randn(4, 3)
     assert torch.equal(loaded(x), model(x))
 
 
@@ -262,6 +285,11 @@ def test_unknown_name_lists_the_known_ones(tmp_path, monkeypatch):
     monkeypatch.setenv(PRETRAINED_PATH_ENV, str(tmp_path / "store"))
     with pytest.raises(CheckpointNotFoundError, match="unknown checkpoint 'fno-huge'; known: .*fno-tiny"):
         zoo.from_pretrained("fno-huge")
+
+
+def test_a_path_object_is_always_a_local_directory(tmp_path):
+    with pytest.raises(CheckpointNotFoundError, match="no checkpoint directory '.*runs/fno'"):
+        zoo.from_pretrained(tmp_path / "runs" / "fno")
 
 
 def test_revision_applies_to_hub_repos_only(checkpoint):

@@ -81,7 +81,7 @@ def test_wrong_revision_is_a_clear_error(hub):
 
 
 def test_missing_repo_is_a_clear_error(hub):
-    with pytest.raises(CheckpointNotFoundError, match="no Hub repo 'physics/nothing-here' at http://127.0.0.1"):
+    with pytest.raises(CheckpointNotFoundError, match="no local directory 'physics/nothing-here' and no Hub repo of that name at http://127.0.0.1"):
         zoo.from_pretrained("physics/nothing-here")
 
 

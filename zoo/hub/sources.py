@@ -65,10 +65,15 @@ def locate(
 ) -> Path:
     """The local directory holding a checkpoint, downloading ``files`` (default: all) from the Hub."""
     text = os.fspath(name_or_path)
-    if Path(text).expanduser().is_dir() or CHECKPOINT_NAME.match(text):
+    local = Path(text).expanduser()
+    if local.is_dir() or isinstance(name_or_path, os.PathLike) or CHECKPOINT_NAME.match(text):
         if revision is not None:
             raise ValueError(f"revision={revision!r} applies to Hub repos only, not to {text!r}")
-        return Path(text).expanduser() if Path(text).expanduser().is_dir() else find_pretrained(text)
+        if local.is_dir():
+            return local
+        if isinstance(name_or_path, os.PathLike):  # a Path is always meant as a local directory
+            raise CheckpointNotFoundError(f"no checkpoint directory {text!r}")
+        return find_pretrained(text)
     if REPO_ID.match(text):
         return download(text, revision, token=token, cache_dir=cache_dir, files=files)
     raise CheckpointNotFoundError(
@@ -123,7 +128,8 @@ def download(
         raise CheckpointNotFoundError(f"Hub repo {repo_id!r} has no revision {revision!r} {where}") from error
     except RepositoryNotFoundError as error:
         raise CheckpointNotFoundError(
-            f"no Hub repo {repo_id!r} {where} (or it is private and no valid token was given)"
+            f"no local directory {repo_id!r} and no Hub repo of that name {where} "
+            "(or it is private and no valid token was given)"
         ) from error
     except LocalEntryNotFoundError as error:
         cache = cache_dir or constants.HF_HUB_CACHE

@@ -105,9 +105,9 @@ def _parse_entry(path: Path, name: str, info: object) -> TensorEntry:
     if info["dtype"] not in DTYPES:
         raise CheckpointError(f"{path}: tensor {name!r} has unsupported dtype {info['dtype']!r}; known: {', '.join(DTYPES)}")
     shape, offsets = info["shape"], info["data_offsets"]
-    if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)):
+    if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape)):
         raise CheckpointError(f"{path}: tensor {name!r} has an invalid shape {shape!r}")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(n, int) for n in offsets)):
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(n) is int for n in offsets)):
         raise CheckpointError(f"{path}: tensor {name!r} has invalid data_offsets {offsets!r}")
     entry = TensorEntry(DTYPES[info["dtype"]], tuple(shape))
     expected = entry.numel * entry.dtype.itemsize
@@ -141,13 +141,13 @@ def tensors_to_store(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     Distinct views of one storage (which safetensors refuses to write) become independent copies.
     """
     aliases = tied_names(state)
-    storages: set[tuple] = set()
+    storages: set[int] = set()
     stored = {}
     for name, tensor in state.items():
         if name in aliases:
             continue
         tensor = tensor.detach().cpu()
-        storage = (tensor.untyped_storage().data_ptr(),)
+        storage = tensor.untyped_storage().data_ptr()
         shared = tensor.numel() > 0 and storage in storages
         if tensor.numel():
             storages.add(storage)
@@ -184,9 +184,9 @@ def load_weights_into(model: torch.nn.Module, path: str | os.PathLike, sha256: s
     path = Path(path)
     expected_state = model.state_dict()
     aliases = tied_names(expected_state)
-    expected = [name for name in expected_state if name not in aliases]
+    expected = {name for name in expected_state if name not in aliases}
     header = read_header(path)
-    problems = [f"missing tensor {name!r}" for name in expected if name not in header]
+    problems = [f"missing tensor {name!r}" for name in expected_state if name in expected and name not in header]
     for name in header:
         if name in aliases:
             problems.append(f"unexpected tensor {name!r} (tied to {aliases[name]!r} in this architecture)")
