@@ -9,6 +9,8 @@ from safetensors.torch import load_file
 from torch.utils.data import Dataset, TensorDataset
 
 from train_problems import heat_fields, heat_pairs, one_thread
+from zoo.hub import from_pretrained
+from zoo.hub.checkpoint import read_config
 from zoo.models import FNO
 from zoo.train.batching import BatchPlan
 from zoo.train.checkpoint import latest_checkpoint
@@ -121,12 +123,13 @@ def test_checkpoint_holds_safetensors_weights_and_plain_optimizer_state(tmp_path
         assert torch.equal(weights[name], tensor)
     optimizer = torch.load(path / "optimizer.pt", weights_only=True)
     assert len(optimizer["state"]) == sum(1 for _ in model.parameters())
-    assert json.loads((path / "config.json").read_text())["config"] == model.config
     assert json.loads((path / "trainer_state.json").read_text())["step"] == 6
     assert not list(checkpoints.glob(".*"))  # no temporary files left behind
-    # The final weights are also written on their own.
-    final = load_file(str(tmp_path / "model" / "model.safetensors"))
-    assert all(torch.equal(final[k], v) for k, v in model.state_dict().items())
+    # Every checkpoint, and the final model, is a Hub checkpoint with the recipe on its card.
+    for directory in (path, tmp_path / "model"):
+        loaded = from_pretrained(directory)
+        assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
+        assert read_config(directory)["metadata"]["training"]["steps"] == 6
 
 
 def test_metrics_are_logged_as_jsonl_and_csv_and_plotted(tmp_path):

@@ -45,3 +45,24 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def cole_hopf_trajectories(n, *, size=64, frames=21, dt=0.01, viscosity=0.02, amplitude=0.6, seed=0):
+    """``(n, frames, size)`` exact viscous Burgers solutions on ``[0, 1)`` by the Cole-Hopf transform.
+
+    ``u = -2 nu phi_x / phi`` solves ``u_t + u u_x = nu u_xx`` whenever ``phi > 0`` solves the heat
+    equation ``phi_t = nu phi_xx``; here ``phi = 1 + sum_k b_k exp(-nu (2 pi k)^2 t) cos(2 pi k x + theta_k)``
+    with ``k = 1, 2`` and ``|b_k| <= amplitude / (2 k)``.
+    """
+    g = torch.Generator().manual_seed(seed)
+    k = torch.arange(1, 3, dtype=torch.float64)
+    b = (torch.rand(n, 2, generator=g, dtype=torch.float64) - 0.5) * amplitude / k
+    theta = 2 * math.pi * torch.rand(n, 2, generator=g, dtype=torch.float64)
+    x = torch.arange(size, dtype=torch.float64) / size
+    t = dt * torch.arange(frames, dtype=torch.float64)
+    decay = torch.exp(-viscosity * (2 * math.pi * k) ** 2 * t[:, None])  # (T, 2)
+    angle = 2 * math.pi * k[None, :, None] * x + theta[:, :, None]  # (n, 2, X)
+    weights = b[:, None, :, None] * decay[None, :, :, None]  # (n, T, 2, 1)
+    phi = 1 + (weights * torch.cos(angle)[:, None]).sum(2)
+    phi_x = -(weights * 2 * math.pi * k[None, None, :, None] * torch.sin(angle)[:, None]).sum(2)
+    return (-2 * viscosity * phi_x / phi).float()

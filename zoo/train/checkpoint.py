@@ -2,7 +2,11 @@
 
 A checkpoint is a directory ``checkpoints/step_XXXXXXXX/`` holding
 
-* ``model.safetensors`` and ``config.json``: the weights and the architecture (loadable alone),
+* the model as :func:`zoo.hub.save_pretrained` writes it (``config.json``, ``model.safetensors``,
+  model card), so ``zoo.from_pretrained`` and ``zoo eval`` read any checkpoint of a run;
+* ``training_weights.safetensors`` instead of (or, for a model with parametrized weights such as
+  low-rank adapters, besides) that: the exact ``state_dict`` being trained, when it is not the
+  exported one (unregistered architectures, parametrizations);
 * ``optimizer.pt``: the optimizer's ``state_dict`` (plain tensors, numbers and lists),
 * ``rng.pt``: the torch (CPU and CUDA), Python and NumPy random states,
 * ``trainer_state.json``: the step count and the run's settings.
@@ -23,12 +27,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.nn.utils import parametrize
 
+from zoo.hub import save_pretrained
+from zoo.hub.checkpoint import WEIGHTS_FILE
+from zoo.hub.weights import load_weights_into, save_weights
+from zoo.models.registry import create_model, get_model_class, list_models
 from zoo.train.atomic import atomic_directory, atomic_write_bytes
 
 LATEST = "latest"
+TRAINING_WEIGHTS_FILE = "training_weights.safetensors"
 
 
 def checkpoint_name(step: int) -> str:
@@ -42,13 +51,17 @@ def save_checkpoint(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     trainer_state: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
     keep: int = 2,
 ) -> Path:
-    """Write the checkpoint of ``step`` under ``checkpoints`` and keep only the ``keep`` latest."""
+    """Write the checkpoint of ``step`` under ``checkpoints`` and keep only the ``keep`` latest.
+
+    ``metadata`` goes into the exported model's ``config.json`` (see :mod:`zoo.hub.schema`).
+    """
     path = checkpoints / checkpoint_name(step)
 
     def write(directory: Path) -> None:
-        save_model_files(model, directory)
+        write_model_files(model, directory, metadata=metadata)
         torch.save(optimizer.state_dict(), directory / "optimizer.pt")
         torch.save(rng_state(), directory / "rng.pt")
         (directory / "trainer_state.json").write_text(json.dumps({"step": step, **trainer_state}, indent=2))
@@ -80,20 +93,51 @@ def load_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Opti
     return json.loads((path / "trainer_state.json").read_text())
 
 
-def save_model_files(model: nn.Module, directory: Path) -> None:
-    """``model.safetensors`` (weights) and ``config.json`` (architecture and its arguments)."""
-    state = {name: tensor.detach().contiguous().cpu() for name, tensor in model.state_dict().items()}
-    save_file(state, str(directory / "model.safetensors"))
-    config = getattr(model, "config", None)
-    (directory / "config.json").write_text(
-        json.dumps({"architecture": type(model).__name__, "config": config}, indent=2)
-    )
+def write_model_files(model: nn.Module, directory: Path, *, metadata: dict[str, Any] | None = None) -> None:
+    """The exported model when possible, and the exact training weights when they differ from it."""
+    if not export_model(model, directory, metadata=metadata) or _has_parametrizations(model):
+        save_weights(model.state_dict(), directory / TRAINING_WEIGHTS_FILE)
+
+
+def export_model(model: nn.Module, directory: Path, *, metadata: dict[str, Any] | None = None) -> bool:
+    """Save ``model`` with :func:`zoo.hub.save_pretrained`, parametrizations merged into plain weights.
+
+    Returns ``False`` (and writes nothing) for a model that is not a registered architecture.
+    """
+    architecture = type(model).__name__
+    if architecture not in list_models() or get_model_class(architecture) is not type(model):
+        return False
+    if _has_parametrizations(model):
+        model = merged_copy(model)
+    save_pretrained(model, directory, metadata=metadata)
+    return True
+
+
+def merged_copy(model: nn.Module) -> nn.Module:
+    """A fresh instance of ``model``'s architecture whose weights are its parametrized weights
+    evaluated (e.g. ``W + A B`` for low-rank updates): a plain model with the same outputs."""
+    state = {
+        name: tensor
+        for name, tensor in model.state_dict().items()
+        if not (name.startswith("parametrizations.") or ".parametrizations." in name)
+    }
+    for prefix, module in model.named_modules():
+        if parametrize.is_parametrized(module):
+            for name in module.parametrizations:
+                state[f"{prefix}.{name}" if prefix else name] = getattr(module, name).detach()
+    plain = create_model(type(model).__name__, **model.config)
+    plain.load_state_dict(state, strict=True)
+    return plain
+
+
+def _has_parametrizations(model: nn.Module) -> bool:
+    return any(parametrize.is_parametrized(module) for module in model.modules())
 
 
 def load_model_weights(model: nn.Module, directory: Path) -> None:
-    """Load ``model.safetensors`` strictly: a missing or unexpected weight is an error."""
-    state = load_file(str(directory / "model.safetensors"))
-    model.load_state_dict(state, strict=True)
+    """Load the trained ``state_dict`` strictly: a missing or unexpected weight is an error."""
+    training = directory / TRAINING_WEIGHTS_FILE
+    load_weights_into(model, training if training.exists() else directory / WEIGHTS_FILE)
 
 
 def rng_state() -> dict[str, Any]:

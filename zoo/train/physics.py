@@ -3,8 +3,8 @@
 Residual functions take fields in physical units and return the pointwise residual, zero for an
 exact solution up to discretisation error. Periodic problems (Burgers, Navier-Stokes) differentiate
 in space spectrally with :mod:`zoo.pde.spectral` (the same calculus as the solvers) and in time by
-second-order central differences over the predicted trajectory, as PINO (Li et al. 2021,
-arXiv 2111.03794) does. Darcy flow is not periodic (zero Dirichlet boundary), so spectral
+finite differences over the predicted trajectory, as PINO (Li et al. 2021, arXiv 2111.03794)
+does, here with the second-order midpoint rule (:func:`midpoint_residual`). Darcy flow is not periodic (zero Dirichlet boundary), so spectral
 derivatives would ring at the walls: it uses the conservative five-point finite-difference stencil.
 
 The ``*Physics`` classes turn a model's ``(inputs, prediction)`` into a scalar mean-square residual
@@ -20,20 +20,21 @@ import torch
 from zoo.pde.spectral import laplacian, spectral_derivative, wavenumbers
 
 
-def central_time_derivative(trajectory: torch.Tensor, dt: float, *, time_axis: int) -> torch.Tensor:
-    """``(u[t+1] - u[t-1]) / (2 dt)`` at the interior times: the time axis shrinks by 2."""
-    if trajectory.shape[time_axis] < 3:
-        raise ValueError(
-            f"a central time difference needs at least 3 frames on axis {time_axis}, "
-            f"got shape {tuple(trajectory.shape)}"
-        )
+def midpoint_residual(trajectory: torch.Tensor, dt: float, spatial_terms, *, time_axis: int) -> torch.Tensor:
+    """``(u[n+1] - u[n]) / dt + (F(u[n]) + F(u[n+1])) / 2`` for ``u_t + F(u) = 0``: ``T - 1`` frames.
+
+    The time derivative is taken between consecutive frames and the spatial terms averaged over
+    them (the Crank-Nicolson residual, second order at the midpoints). A central difference
+    ``(u[n+1] - u[n-1]) / 2 dt`` would be blind to an error alternating in sign from frame to
+    frame, which an optimiser minimising the residual then happily grows.
+    """
     n = trajectory.shape[time_axis]
-    return (trajectory.narrow(time_axis, 2, n - 2) - trajectory.narrow(time_axis, 0, n - 2)) / (2 * dt)
-
-
-def interior_times(trajectory: torch.Tensor, *, time_axis: int) -> torch.Tensor:
-    """Frames ``1 .. T-2``: the times where :func:`central_time_derivative` is defined."""
-    return trajectory.narrow(time_axis, 1, trajectory.shape[time_axis] - 2)
+    if n < 2:
+        raise ValueError(f"a time derivative needs at least 2 frames on axis {time_axis}, got shape {tuple(trajectory.shape)}")
+    later, earlier = trajectory.narrow(time_axis, 1, n - 1), trajectory.narrow(time_axis, 0, n - 1)
+    terms = spatial_terms(trajectory)
+    mean_terms = (terms.narrow(time_axis, 1, n - 1) + terms.narrow(time_axis, 0, n - 1)) / 2
+    return (later - earlier) / dt + mean_terms
 
 
 def burgers_residual(u: torch.Tensor, *, dt: float, viscosity: float, length: float = 1.0) -> torch.Tensor:
@@ -43,13 +44,14 @@ def burgers_residual(u: torch.Tensor, *, dt: float, viscosity: float, length: fl
         u: trajectory ``(..., T, X)`` sampled every ``dt`` at points ``x_i = i length / X``.
 
     Returns:
-        ``(..., T - 2, X)``: the residual at the interior times.
+        ``(..., T - 1, X)``: the residual at the midpoints between frames (:func:`midpoint_residual`).
     """
-    u_t = central_time_derivative(u, dt, time_axis=-2)
-    u = interior_times(u, time_axis=-2)
-    u_x = spectral_derivative(u, (1,), length=length)
-    u_xx = spectral_derivative(u, (2,), length=length)
-    return u_t + u * u_x - viscosity * u_xx
+
+    def spatial_terms(u: torch.Tensor) -> torch.Tensor:
+        u_x = spectral_derivative(u, (1,), length=length)
+        return u * u_x - viscosity * spectral_derivative(u, (2,), length=length)
+
+    return midpoint_residual(u, dt, spatial_terms, time_axis=-2)
 
 
 def fno_forcing(spatial: tuple[int, int], *, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -87,24 +89,26 @@ def navier_stokes_residual(
     Args:
         vorticity: trajectory ``(..., T, X, Y)`` sampled every ``dt``.
         forcing: ``"fno"`` (:func:`fno_forcing`), ``None`` (no forcing) or a tensor broadcastable
-            to ``(..., T - 2, X, Y)``.
+            to ``(..., T - 1, X, Y)`` (the forcing at the midpoints between frames).
 
     Returns:
-        ``(..., T - 2, X, Y)``: the residual at the interior times.
+        ``(..., T - 1, X, Y)``: the residual at the midpoints (:func:`midpoint_residual`).
     """
     if vorticity.ndim < 3:
         raise ValueError(f"vorticity must be a trajectory (..., T, X, Y), got shape {tuple(vorticity.shape)}")
-    w_t = central_time_derivative(vorticity, dt, time_axis=-3)
-    w = interior_times(vorticity, time_axis=-3)
-    psi = stream_function(w)
-    velocity_x = spectral_derivative(psi, (0, 1))
-    velocity_y = -spectral_derivative(psi, (1, 0))
-    advection = velocity_x * spectral_derivative(w, (1, 0)) + velocity_y * spectral_derivative(w, (0, 1))
-    residual = w_t + advection - viscosity * laplacian(w, 2)
     if isinstance(forcing, str):
         if forcing != "fno":
             raise ValueError(f"unknown forcing {forcing!r}; pass 'fno', None or a tensor")
-        forcing = fno_forcing(tuple(w.shape[-2:]), device=w.device, dtype=w.dtype)
+        forcing = fno_forcing(tuple(vorticity.shape[-2:]), device=vorticity.device, dtype=vorticity.dtype)
+
+    def spatial_terms(w: torch.Tensor) -> torch.Tensor:
+        psi = stream_function(w)
+        velocity_x = spectral_derivative(psi, (0, 1))
+        velocity_y = -spectral_derivative(psi, (1, 0))
+        advection = velocity_x * spectral_derivative(w, (1, 0)) + velocity_y * spectral_derivative(w, (0, 1))
+        return advection - viscosity * laplacian(w, 2)
+
+    residual = midpoint_residual(vorticity, dt, spatial_terms, time_axis=-3)
     return residual if forcing is None else residual - forcing
 
 

@@ -33,7 +33,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
 
 from zoo.train.batching import BatchPlan
-from zoo.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_model_files
+from zoo.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_model_files
 from zoo.train.atomic import atomic_directory
 from zoo.train.distributed import DistributedContext, all_reduce_sum, init_distributed, union_of_keys
 from zoo.train.evaluation import as_datasets, evaluate, flatten_metrics, move_to
@@ -133,6 +133,8 @@ class Trainer:
         eval_data: like ``train_data``; evaluated every ``config.eval_every`` steps.
         param_groups: optimizer groups ``{"params": [...], "lr_scale": float, ...}`` (see
             :mod:`zoo.train.finetune`); default all trainable parameters at full rate.
+        metadata: model-card metadata for saved models (:mod:`zoo.hub.schema`); the trainer adds
+            its recipe under ``"training"``.
         context: the distributed context (default: from the ``torchrun`` environment).
     """
 
@@ -145,6 +147,7 @@ class Trainer:
         objective: Any = None,
         eval_data: Any = None,
         param_groups: Sequence[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
         context: DistributedContext | None = None,
     ) -> None:
         self.config = config = config or TrainConfig()
@@ -155,6 +158,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.objective = objective if objective is not None else Supervised()
         self.train_data, self.eval_data = train_data, eval_data
+        self._metadata = dict(metadata or {})
         self.optimizer = torch.optim.AdamW(
             _optimizer_groups(model, param_groups),
             lr=config.lr,
@@ -233,7 +237,10 @@ class Trainer:
             if self._last_checkpoint != self.step:
                 self.save_checkpoint()
             if self.context.is_main:
-                atomic_directory(self.out_dir / "model", lambda directory: save_model_files(self.model, directory))
+                atomic_directory(
+                    self.out_dir / "model",
+                    lambda directory: write_model_files(self.model, directory, metadata=self.metadata()),
+                )
                 self._write_reports()
         return self.history
 
@@ -286,8 +293,24 @@ class Trainer:
             model=self.model,
             optimizer=self.optimizer,
             trainer_state={"config": self.config.to_dict()},
+            metadata=self.metadata(),
             keep=self.config.keep_checkpoints,
         )
+
+    def metadata(self) -> dict[str, Any]:
+        """What the saved model's card says about it: the caller's metadata plus the recipe."""
+        config = self.config
+        recipe = {
+            "optimizer": f"AdamW(betas={list(config.betas)}, weight_decay={config.weight_decay})",
+            "lr": config.lr,
+            "schedule": f"{config.schedule}, {config.warmup_steps} warm-up steps",
+            "steps": self.step,
+            "batch_size": config.batch_size,
+            "precision": config.precision,
+            "processes": self.context.world_size,
+        }
+        training = {**recipe, **self._metadata.get("training", {})}
+        return {**self._metadata, "training": training}
 
     # ---- internals
 
