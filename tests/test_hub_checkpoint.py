@@ -287,6 +287,15 @@ def test_unknown_name_lists_the_known_ones(tmp_path, monkeypatch):
         zoo.from_pretrained("fno-huge")
 
 
+def test_cli_reports_an_unknown_name_without_a_traceback(tmp_path, monkeypatch, capsys):
+    from zoo.cli import main
+
+    zoo.save_pretrained(small_fno(), tmp_path / "store" / "fno-tiny")
+    monkeypatch.setenv(PRETRAINED_PATH_ENV, str(tmp_path / "store"))
+    assert main(["card", "fno-huge", "--stdout"]) == 1
+    assert capsys.readouterr().err == "zoo card: unknown checkpoint 'fno-huge'; known: fno-tiny\n"
+
+
 def test_a_path_object_is_always_a_local_directory(tmp_path):
     with pytest.raises(CheckpointNotFoundError, match="no checkpoint directory '.*runs/fno'"):
         zoo.from_pretrained(tmp_path / "runs" / "fno")

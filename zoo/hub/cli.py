@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from zoo.hub.cards import checkpoint_card, write_card
 from zoo.hub.catalog import format_table, list_pretrained
+from zoo.hub.errors import CheckpointError, CheckpointNotFoundError
 from zoo.hub.sources import PACKAGE_DIR, REPO_ID, locate, pretrained_directories, pretrained_roots
 
 # In a source checkout the cards are also kept together here, one <name>.md per checkpoint.
@@ -33,6 +37,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     card.set_defaults(func=_card)
 
 
+def _reporting_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A missing or broken checkpoint is the user's to fix: say what is wrong, not a traceback."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (CheckpointError, CheckpointNotFoundError) as error:
+            print(f"zoo {args.command}: {error}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+@_reporting_errors
 def _list(args: argparse.Namespace) -> int:
     checkpoints = list_pretrained()
     if not checkpoints:
@@ -43,12 +62,14 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_reporting_errors
 def _download(args: argparse.Namespace) -> int:
     directory = locate(args.name, args.revision, cache_dir=args.cache_dir)
     print(directory)
     return 0
 
 
+@_reporting_errors
 def _card(args: argparse.Namespace) -> int:
     if args.all == (args.name is not None):
         raise SystemExit("zoo card: give a checkpoint NAME or --all")
