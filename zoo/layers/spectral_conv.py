@@ -23,7 +23,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from zoo.layers.mode_product import BACKENDS, mode_product
+from zoo.layers.mode_product import BACKENDS, mode_product, resolve_backend
+from zoo.layers.pruned_fft import pruned_irfftn, pruned_rfftn
 from zoo.layers.validation import check_field
 
 
@@ -104,8 +105,17 @@ class SpectralConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_field(x, self.in_channels, self.ndim, name="SpectralConv input")
         spatial = x.shape[2:]
-        x_hat = self.transform(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x)
-        y_hat = mode_product(x_hat, self.weight_for(spatial), backend=self.backend)
+        field = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        if self.ndim > 1 and resolve_backend(field, self.backend) == "triton":
+            # The Triton kernel reads the kept rows of the last-transformed outer axis straight from
+            # the FFT output and writes the first outer axis at full length, zero rows included, so
+            # neither the gather nor the zero-padding copy remains between the transforms.
+            kept = self.kept_per_axis(spatial)
+            x_hat = self.transform(field, full_axes=(self.ndim - 2,))
+            out_modes = [spatial[0], *(n_pos + n_neg for n_pos, n_neg in kept[1:])]
+            y_hat = mode_product(x_hat, self.weight, kept=kept, out_modes=out_modes, backend=self.backend)
+        else:
+            y_hat = mode_product(self.transform(field), self.weight_for(spatial), backend=self.backend)
         return self.inverse_transform(y_hat, spatial).to(x.dtype)
 
     def kept_per_axis(self, spatial: Sequence[int]) -> list[tuple[int, int]]:
@@ -116,37 +126,35 @@ class SpectralConv(nn.Module):
             for axis, (n, m) in enumerate(zip(spatial, self.modes))
         ]
 
-    def transform(self, x: torch.Tensor) -> torch.Tensor:
-        """Pruned forward transform: ``(B, C, *spatial)`` real -> ``(B, C, *kept)`` complex."""
-        kept = self.kept_per_axis(x.shape[2:])
-        x_hat = torch.fft.rfft(x, dim=-1, norm="forward")[..., : kept[-1][0]]
-        for axis in range(self.ndim - 1):
-            dim = 2 + axis
-            n_pos, n_neg = kept[axis]
-            x_hat = torch.fft.fft(x_hat, dim=dim, norm="forward")
-            if n_pos + n_neg < x_hat.shape[dim]:
-                x_hat = torch.cat(
-                    [x_hat.narrow(dim, 0, n_pos), x_hat.narrow(dim, x_hat.shape[dim] - n_neg, n_neg)],
-                    dim=dim,
-                )
-        return x_hat
+    def transform(self, x: torch.Tensor, *, full_axes: Sequence[int] = ()) -> torch.Tensor:
+        """Pruned forward transform: ``(B, C, *spatial)`` real -> ``(B, C, *kept)`` complex.
+
+        Outer axes listed in ``full_axes`` keep all their frequencies (for the Triton kernel,
+        which picks the kept rows itself).
+        """
+        spatial = x.shape[2:]
+        kept = [
+            (spatial[axis], 0) if axis in full_axes else pair
+            for axis, pair in enumerate(self.kept_per_axis(spatial))
+        ]
+        return pruned_rfftn(x, self.spatial_dims, kept)
 
     def inverse_transform(self, y_hat: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
-        """Pruned inverse transform: ``(B, C, *kept)`` complex -> ``(B, C, *spatial)`` real."""
-        kept = self.kept_per_axis(spatial)
-        for axis in range(self.ndim - 1):
-            dim = 2 + axis
-            n_pos, n_neg = kept[axis]
-            n_zero = spatial[axis] - n_pos - n_neg
-            if n_zero > 0:
-                shape = list(y_hat.shape)
-                shape[dim] = n_zero
-                zeros = y_hat.new_zeros(shape)
-                y_hat = torch.cat(
-                    [y_hat.narrow(dim, 0, n_pos), zeros, y_hat.narrow(dim, n_pos, n_neg)], dim=dim
-                )
-            y_hat = torch.fft.ifft(y_hat, dim=dim, norm="forward")
-        return torch.fft.irfft(y_hat, n=spatial[-1], dim=-1, norm="forward")
+        """Pruned inverse transform: ``(B, C, *kept)`` complex -> ``(B, C, *spatial)`` real.
+
+        An outer axis of ``y_hat`` may already have its full length ``spatial[axis]``, zero rows
+        included (as the Triton kernel writes it); it is then transformed as it is.
+        """
+        kept = [
+            (spatial[axis], 0) if axis < self.ndim - 1 and y_hat.shape[2 + axis] == spatial[axis] else pair
+            for axis, pair in enumerate(self.kept_per_axis(spatial))
+        ]
+        return pruned_irfftn(y_hat, self.spatial_dims, kept, spatial)
+
+    @property
+    def spatial_dims(self) -> tuple[int, ...]:
+        """The axes of ``(B, C, *spatial)`` that the transforms act on."""
+        return tuple(range(2, 2 + self.ndim))
 
     def weight_for(self, spatial: Sequence[int]) -> torch.Tensor:
         """The weights of the modes this grid holds, ``(*kept, in, out, 2)`` (a view when all fit)."""
