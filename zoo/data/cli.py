@@ -27,6 +27,23 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _common_options(ns2d)
     ns2d.set_defaults(func=_generate, recipe=_ns2d_recipe, default_shard_size=100)
 
+    burgers = equations.add_parser("burgers", help="1D viscous Burgers on the periodic interval")
+    burgers.add_argument("--viscosity", type=float, required=True)
+    burgers.add_argument("--resolution", type=int, default=1024, help="grid points")
+    burgers.add_argument("--steps", type=int, required=True, help="records after t = 0 (stored: steps + 1 frames)")
+    burgers.add_argument("--record-every", type=float, default=0.01, help="time between records")
+    _common_options(burgers)
+    burgers.set_defaults(func=_generate, recipe=_burgers_recipe, default_shard_size=200)
+
+    darcy = equations.add_parser("darcy", help="2D Darcy flow with a two-valued coefficient, zero Dirichlet boundary")
+    darcy.add_argument("--resolution", type=int, default=64, help="stored nodes per axis, boundary included")
+    darcy.add_argument("--solve-factor", type=int, default=1, help="solve on factor * (resolution - 1) + 1 nodes, keep every factor-th")
+    darcy.add_argument("--high", type=float, default=12.0, help="coefficient where the random field is >= 0")
+    darcy.add_argument("--low", type=float, default=3.0, help="coefficient where it is < 0")
+    darcy.add_argument("--forcing", type=float, default=1.0, help="constant right-hand side f")
+    _common_options(darcy)
+    darcy.set_defaults(func=_generate, recipe=_darcy_recipe, default_shard_size=500)
+
     info = commands.add_parser("info", help="describe a data set directory or file")
     info.add_argument("path", type=Path)
     info.set_defaults(func=_info)
@@ -54,6 +71,31 @@ def _ns2d_recipe(args: argparse.Namespace):
         dt=args.dt,
         dtype=torch.float64 if args.float64 else torch.float32,
         device=args.device,
+    )
+
+
+def _burgers_recipe(args: argparse.Namespace):
+    from zoo.data.recipes import burgers_recipe
+
+    return burgers_recipe(
+        viscosity=args.viscosity,
+        resolution=args.resolution,
+        steps=args.steps,
+        record_every=args.record_every,
+        dtype=torch.float64 if args.float64 else torch.float32,
+        device=args.device,
+    )
+
+
+def _darcy_recipe(args: argparse.Namespace):
+    from zoo.data.recipes import darcy_recipe
+
+    return darcy_recipe(
+        resolution=args.resolution,
+        solve_factor=args.solve_factor,
+        high=args.high,
+        low=args.low,
+        forcing=args.forcing,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 
 from zoo.data.generate import Recipe, sample_generators
+from zoo.pde.burgers import burgers_1d
+from zoo.pde.darcy import darcy_2d, threshold_coefficient
 from zoo.pde.navier_stokes import default_time_step, navier_stokes_2d
 from zoo.pde.random_fields import gaussian_random_field
 
@@ -51,4 +53,98 @@ def navier_stokes_recipe(
         description=description,
         solve=solve,
         run_settings={"device": device},
+    )
+
+
+def burgers_recipe(
+    *,
+    viscosity: float,
+    resolution: int,
+    steps: int,
+    record_every: float,
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+    alpha: float = 2.0,
+    tau: float = 5.0,
+    sigma: float = 25.0,
+) -> Recipe:
+    """Viscous Burgers data: ``u (n, steps + 1, resolution)`` at t = 0, record_every, ...
+
+    Initial law: the FNO paper's ``N(0, 625 (-Laplacian + 25 I)^-2)`` in zoo's GRF convention
+    (``gaussian_random_field``, dim 1, sigma 25): std(u0) ~ 0.84, max|u0| ~ 2-3.
+    """
+    description = {
+        "parameters": {"viscosity": viscosity},
+        "initial_condition": {"law": "gaussian_random_field", "alpha": alpha, "tau": tau, "sigma": sigma},
+        "grid": {"shape": [resolution], "domain": [[0.0, 1.0]], "points": "x_i = i / n", "periodic": True},
+        "times": [round(i * record_every, 12) for i in range(steps + 1)],
+        "solver": {
+            "function": "zoo.pde.burgers_1d",
+            "scheme": "pseudo-spectral, 2/3 dealiasing, ETDRK4, dt = 0.5 dx / max|u0| per batch",
+            "dtype": str(dtype).removeprefix("torch."),
+            "resolution": resolution,
+        },
+    }
+
+    def solve(start: int, stop: int, seed: int) -> dict[str, torch.Tensor]:
+        u0 = torch.cat([
+            gaussian_random_field(1, resolution, dim=1, alpha=alpha, tau=tau, sigma=sigma, generator=g, dtype=torch.float64)
+            for g in sample_generators(seed, start, stop)
+        ]).to(device=device, dtype=dtype)
+        u = burgers_1d(u0, viscosity, steps * record_every, record_every=record_every)
+        return {"u": torch.cat([u0[:, None], u], dim=1).float().cpu()}
+
+    return Recipe(
+        equation="burgers_1d",
+        fields={"u": ["sample", "time", "x"]},
+        description=description,
+        solve=solve,
+        run_settings={"device": device},
+    )
+
+
+def darcy_recipe(
+    *,
+    resolution: int,
+    solve_factor: int = 1,
+    high: float = 12.0,
+    low: float = 3.0,
+    forcing: float = 1.0,
+    alpha: float = 2.0,
+    tau: float = 3.0,
+) -> Recipe:
+    """Darcy data: ``coefficient (n, R, R)`` and ``pressure (n, 1, R, R)`` (steady: one time step).
+
+    Solved on ``solve_factor * (R - 1) + 1`` nodes and stored at every ``solve_factor``-th node, the
+    FNO convention (its 421-node solves give the 85, 141, 211 grids this way). Coefficient law:
+    ``threshold_coefficient`` (``high`` where a Neumann GRF is >= 0, else ``low``), ``f = forcing``.
+    """
+    nodes = solve_factor * (resolution - 1) + 1
+    description = {
+        "parameters": {"forcing": forcing, "coefficient_values": {"high": high, "low": low}},
+        "initial_condition": {"law": "threshold_coefficient", "alpha": alpha, "tau": tau, "sampled_on": nodes},
+        "grid": {"shape": [resolution, resolution], "domain": [[0.0, 1.0], [0.0, 1.0]], "points": "x_i = i / (n - 1)", "boundary": "u = 0"},
+        "times": [0.0],
+        "solver": {
+            "function": "zoo.pde.darcy_2d",
+            "scheme": "5-point finite differences, arithmetic-mean face coefficients, sparse LU (SuperLU)",
+            "dtype": "float64",
+            "resolution": nodes,
+        },
+    }
+
+    def solve(start: int, stop: int, seed: int) -> dict[str, torch.Tensor]:
+        a = torch.cat([
+            threshold_coefficient(1, nodes, high=high, low=low, alpha=alpha, tau=tau, generator=g)
+            for g in sample_generators(seed, start, stop)
+        ])
+        u = darcy_2d(a, forcing)
+        stride = (slice(None), slice(None, None, solve_factor), slice(None, None, solve_factor))
+        return {"coefficient": a[stride].float(), "pressure": u[stride][:, None].float()}
+
+    return Recipe(
+        equation="darcy_2d",
+        fields={"coefficient": ["sample", "x", "y"], "pressure": ["sample", "time", "x", "y"]},
+        description=description,
+        solve=solve,
     )

@@ -1,10 +1,14 @@
 """PDE solvers, random fields and spectral calculus (no neural networks here)."""
 
+from zoo.pde.burgers import burgers_1d
+from zoo.pde.darcy import darcy_2d, threshold_coefficient
 from zoo.pde.navier_stokes import navier_stokes_2d, periodic_grid
 from zoo.pde.random_fields import cosine_random_field, gaussian_random_field
 from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbers
 
 __all__ = [
+    "burgers_1d",
+    "darcy_2d",
     "cosine_random_field",
     "gaussian_random_field",
     "gradient",
@@ -12,5 +16,6 @@ __all__ = [
     "navier_stokes_2d",
     "periodic_grid",
     "spectral_derivative",
+    "threshold_coefficient",
     "wavenumbers",
 ]
