@@ -66,3 +66,10 @@ def cole_hopf_trajectories(n, *, size=64, frames=21, dt=0.01, viscosity=0.02, am
     phi = 1 + (weights * torch.cos(angle)[:, None]).sum(2)
     phi_x = -(weights * 2 * math.pi * k[None, None, :, None] * torch.sin(angle)[:, None]).sum(2)
     return (-2 * viscosity * phi_x / phi).float()
+
+
+def save_neuralop_pairs(path, dataset):
+    """Write ``(x, y)`` pairs of single-channel fields in neuraloperator's ``{x, y}`` ``.pt`` layout."""
+    x, y = dataset.tensors
+    torch.save({"x": x[:, 0], "y": y[:, 0]}, path)
+    return path

@@ -31,25 +31,25 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 def atomic_directory(path: Path, write: Callable[[Path], object]) -> None:
     """Fill a temporary directory with ``write(tmp_dir)`` then rename it to ``path``.
 
-    An existing ``path`` is moved aside first and deleted only after the rename, so a crash never
-    leaves a half-written directory under ``path``.
+    The temporary directory already carries the final name (inside a hidden staging directory),
+    so files that record their directory's name read right. An existing ``path`` is moved aside
+    first and deleted only after the rename, so a crash never leaves a half-written directory
+    under ``path``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        tmp = staging / path.name
+        tmp.mkdir()
         write(tmp)
-        for file in tmp.iterdir():
-            _fsync(file)
-        old = None
+        for file in tmp.rglob("*"):
+            if file.is_file():
+                _fsync(file)
         if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
+            os.replace(path, staging / f"{path.name}.old")
         os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _fsync(path: Path) -> None:
