@@ -112,16 +112,19 @@ class AFNOMixer(FourierMixer):
 
     def mix_grid(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.shape[1:-1]
-        dims = tuple(range(1, self.ndim + 1))
+        dims = tuple(range(2, self.ndim + 2))
         kept = kept_per_axis(spatial, self.modes)
-        x_hat = truncated_rfftn(transform_dtype(x), dims, kept, norm=self.norm)
-        z = rearrange(x_hat, "... (n c) -> ... n c", n=self.num_blocks)
+        # Channels first: the FFTs run over contiguous axes, and each block's MLP is one batched
+        # GEMM over all frequencies with no further copies (faster on CPU than channels last).
+        fields = rearrange(transform_dtype(x), "b ... c -> b c ...").contiguous()
+        x_hat = truncated_rfftn(fields, dims, kept, norm=self.norm)
+        z = rearrange(x_hat, "b (n i) ... -> b n i (...)", n=self.num_blocks)
         z = _split_relu(_block_linear(z, self.w1, self.b1))
         z = _block_linear(z, self.w2, self.b2)
         if self.sparsity_threshold > 0:
             z = torch.view_as_complex(F.softshrink(torch.view_as_real(z), self.sparsity_threshold))
-        y_hat = rearrange(z, "... n c -> ... (n c)")
-        return truncated_irfftn(y_hat, dims, kept, spatial, norm=self.norm).to(x.dtype)
+        y = truncated_irfftn(z.reshape(x_hat.shape), dims, kept, spatial, norm=self.norm)
+        return rearrange(y, "b c ... -> b ... c").to(x.dtype)
 
     def extra_repr(self) -> str:
         return (
@@ -131,10 +134,10 @@ class AFNOMixer(FourierMixer):
 
 
 def _block_linear(z: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``z (..., n, i)`` complex times block weights ``(n, i, o, 2)`` plus bias ``(n, o, 2)``."""
+    """Block ``n`` of ``z (B, n, i, K)`` times its weights ``(n, i, o, 2)``, plus bias ``(n, o, 2)``."""
     real_dtype = z.real.dtype
-    out = torch.einsum("...ni,nio->...no", z, torch.view_as_complex(weight.to(real_dtype)))
-    return out if bias is None else out + torch.view_as_complex(bias.to(real_dtype))
+    out = torch.matmul(torch.view_as_complex(weight.to(real_dtype)).transpose(1, 2), z)
+    return out if bias is None else out + torch.view_as_complex(bias.to(real_dtype))[..., None]
 
 
 def _split_relu(z: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from einops import rearrange
 from torch import nn
 
 from zoo.layers.mixers.base import FourierMixer, transform_dtype
@@ -67,11 +68,14 @@ class GlobalFilterMixer(FourierMixer):
 
     def mix_grid(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.shape[1:-1]
-        dims = tuple(range(1, self.ndim + 1))
+        dims = tuple(range(2, self.ndim + 2))
         kept = kept_per_axis(spatial, None)
-        x_hat = truncated_rfftn(transform_dtype(x), dims, kept, norm="forward")
-        y_hat = x_hat * torch.view_as_complex(self.filter_for(spatial).to(x_hat.real.dtype))
-        return truncated_irfftn(y_hat, dims, kept, spatial, norm="forward").to(x.dtype)
+        # Channels first: the FFTs run over contiguous axes (faster on CPU than channels last).
+        fields = rearrange(transform_dtype(x), "b ... c -> b c ...").contiguous()
+        x_hat = truncated_rfftn(fields, dims, kept, norm="forward")
+        gain = torch.view_as_complex(self.filter_for(spatial).to(x_hat.real.dtype)).movedim(-1, 0)
+        y = truncated_irfftn(x_hat * gain, dims, kept, spatial, norm="forward")
+        return rearrange(y, "b c ... -> b ... c").to(x.dtype)
 
     def filter_for(self, spatial: Sequence[int]) -> torch.Tensor:
         """The filter on the grid ``spatial``: ``(*spatial[:-1], spatial[-1] // 2 + 1, dim, 2)``."""

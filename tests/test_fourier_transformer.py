@@ -1,0 +1,113 @@
+"""FourierTransformer: fields to fields at any grid divisible by the patch size."""
+
+import json
+
+import pytest
+import torch
+
+from zoo.layers import AFNOMixer, FNOMixer
+from zoo.models import FourierTransformer, create_model
+
+MIXERS = {
+    "afno": {"num_blocks": 4},
+    "fno": {"modes": 3, "groups": 2},
+    "global_filter": {"filter_size": [4, 4]},
+    "fnet": {},
+}
+
+
+def small(mixer="afno", **kwargs):
+    torch.manual_seed(0)
+    options = dict(patch_size=(2, 2), embed_dim=16, depth=2, mixer=mixer, mixer_kwargs=MIXERS[mixer], mlp_ratio=2.0)
+    options.update(kwargs)
+    return FourierTransformer(3, 2, **options)
+
+
+@pytest.mark.parametrize("mixer", sorted(MIXERS))
+@pytest.mark.parametrize("spatial", [(8, 8), (12, 20)])
+def test_maps_fields_to_fields_at_any_divisible_grid(mixer, spatial):
+    model = small(mixer)
+    y = model(torch.randn(2, 3, *spatial))
+    assert y.shape == (2, 2, *spatial) and torch.isfinite(y).all()
+
+
+def test_one_dimensional_fields():
+    model = FourierTransformer(1, 3, patch_size=(4,), embed_dim=8, depth=1, mixer="fno", mixer_kwargs={"modes": 4})
+    assert model.ndim == 1 and model.blocks[0].mixer.ndim == 1
+    assert model(torch.randn(2, 1, 36)).shape == (2, 3, 36)
+
+
+def test_mixer_is_chosen_by_name_with_its_arguments():
+    model = small("afno", depth=3)
+    assert len(model.blocks) == 3
+    mixer = model.blocks[0].mixer
+    assert isinstance(mixer, AFNOMixer) and mixer.num_blocks == 4
+    assert isinstance(small("fno").blocks[1].mixer, FNOMixer)
+
+
+def test_config_is_json_and_rebuilds_the_same_model():
+    model = small("global_filter", grid_features=False)
+    config = json.loads(json.dumps(model.config))
+    assert config["mixer"] == "global_filter" and config["mixer_kwargs"] == {"filter_size": [4, 4]}
+    rebuilt = create_model("FourierTransformer", **config)
+    rebuilt.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 8, 12)
+    torch.testing.assert_close(rebuilt(x), model(x))
+
+
+@pytest.mark.parametrize("mixer", ["fno", "global_filter"])
+def test_shift_by_whole_patches_commutes_without_grid_features(mixer):
+    # Patch embedding, LayerNorm and MLPs act per patch; FNO and global filters are convolutions on
+    # the patch grid: the model commutes with cyclic shifts by whole patches.
+    model = small(mixer, grid_features=False).double()
+    x = torch.randn(1, 3, 8, 12, dtype=torch.float64)
+    shifted = model(x.roll((2, 4), dims=(2, 3)))
+    torch.testing.assert_close(shifted, model(x).roll((2, 4), dims=(2, 3)))
+
+
+def test_grid_features_give_position():
+    model = small("fno", grid_features=True).double()
+    x = torch.randn(1, 3, 8, 12, dtype=torch.float64)
+    difference = model(x.roll(4, dims=3)) - model(x).roll(4, dims=3)
+    assert difference.abs().max() > 1e-6
+
+
+def test_gradcheck_float64():
+    model = FourierTransformer(2, 1, patch_size=(2, 2), embed_dim=4, depth=1, mixer="afno",
+                               mixer_kwargs={"num_blocks": 2}, mlp_ratio=1.0).double()
+    x = torch.randn(1, 2, 4, 6, dtype=torch.float64, requires_grad=True)
+    params = dict(model.named_parameters())
+
+    def run(x, *values):
+        return torch.func.functional_call(model, dict(zip(params, values)), (x,))
+
+    assert torch.autograd.gradcheck(run, (x, *params.values()), fast_mode=True)
+
+
+@pytest.mark.parametrize(
+    "x, error, match",
+    [
+        (torch.randn(1, 3, 8, 10), ValueError, r"grid \(8, 10\) is not divisible by the patch size \(4, 4\)"),
+        (torch.randn(1, 2, 8, 8), ValueError, "2 channels, expected 3"),
+        (torch.randn(3, 8, 8), ValueError, "spatial axes"),
+        (torch.full((1, 3, 8, 8), float("nan")), ValueError, "NaN"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(x, error, match):
+    model = FourierTransformer(3, 1, patch_size=(4, 4), embed_dim=8, depth=1)
+    with pytest.raises(error, match=match):
+        model(x)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"patch_size": (2, 2, 2)}, "patch_size"),
+        ({"mixer": "attention"}, "unknown mixer"),
+        ({"activation": "swish"}, "unknown activation"),
+        ({"mixer": "global_filter"}, "filter_size"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(options, match):
+    with pytest.raises(ValueError, match=match):
+        FourierTransformer(3, 1, embed_dim=8, depth=1, **options)

@@ -1,0 +1,89 @@
+"""Image classifiers registered with timm: ViTs whose attention is a Fourier mixer.
+
+After ``import zoo``, ``timm.create_model("zoo_afno_vit_tiny_patch16_224")`` builds one. Each is a
+timm ``VisionTransformer`` (ViT-Tiny sizes: width 192, depth 12) passed through
+:func:`zoo.replace_attention`, so every timm tool (feature extraction, ``set_input_size``,
+checkpoint filters, data configs) applies. They use global average pooling and no class token,
+as GFNet and AFNO do (a Fourier mixer gives prefix tokens only the mean token), and
+``dynamic_img_size=True``, since Fourier mixing works on any patch grid. No pretrained weights are
+published: ``pretrained=True`` raises an error rather than silently returning a random model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.models import VisionTransformer, build_model_with_cfg, generate_default_cfgs, register_model
+
+from zoo.models.timm_swap import replace_attention
+
+_TINY = dict(
+    patch_size=16, embed_dim=192, depth=12, num_heads=3, mlp_ratio=4.0,
+    class_token=False, global_pool="avg", dynamic_img_size=True,
+)
+
+
+def _cfg(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "url": "",
+        "num_classes": 1000,
+        "input_size": (3, 224, 224),
+        "pool_size": None,
+        "crop_pct": 0.9,
+        "interpolation": "bicubic",
+        "fixed_input_size": False,
+        "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD,
+        "first_conv": "patch_embed.proj",
+        "classifier": "head",
+        "license": "mit",
+        **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs({
+    "zoo_fno_vit_tiny_patch16_224": _cfg(),
+    "zoo_afno_vit_tiny_patch16_224": _cfg(),
+    "zoo_global_filter_vit_tiny_patch16_224": _cfg(),
+    "zoo_fnet_vit_tiny_patch16_224": _cfg(),
+})
+
+
+def _create_fourier_vit(
+    variant: str, pretrained: bool, mixer: str, mixer_kwargs: dict[str, Any], **kwargs: Any
+) -> VisionTransformer:
+    if pretrained:
+        raise ValueError(f"no pretrained weights are published for {variant}; use pretrained=False")
+    model = build_model_with_cfg(VisionTransformer, variant, pretrained=False, **dict(_TINY, **kwargs))
+    replace_attention(model, mixer, **mixer_kwargs)
+    return model
+
+
+@register_model
+def zoo_fno_vit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """ViT-Tiny with FNO mixing: lowest 4 modes per axis, 6 channel groups of 32."""
+    return _create_fourier_vit(
+        "zoo_fno_vit_tiny_patch16_224", pretrained, "fno", {"modes": 4, "groups": 6}, **kwargs
+    )
+
+
+@register_model
+def zoo_afno_vit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """ViT-Tiny with AFNO mixing in the paper's image setting: 8 blocks, ortho norm, biases."""
+    return _create_fourier_vit(
+        "zoo_afno_vit_tiny_patch16_224", pretrained, "afno",
+        {"num_blocks": 8, "norm": "ortho", "bias": True}, **kwargs,
+    )
+
+
+@register_model
+def zoo_global_filter_vit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """ViT-Tiny with GFNet global filters, learned at the 14x14 patch grid."""
+    return _create_fourier_vit("zoo_global_filter_vit_tiny_patch16_224", pretrained, "global_filter", {}, **kwargs)
+
+
+@register_model
+def zoo_fnet_vit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """ViT-Tiny with parameter-free FNet mixing."""
+    return _create_fourier_vit("zoo_fnet_vit_tiny_patch16_224", pretrained, "fnet", {}, **kwargs)
