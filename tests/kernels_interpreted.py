@@ -12,7 +12,6 @@ with ragged edges on every axis.
 
 import os
 
-import numpy as np
 import pytest
 import torch
 
@@ -24,6 +23,8 @@ from zoo.kernels.mode_product import INTERPRETER_TILE  # noqa: E402
 from zoo.layers import SpectralConv  # noqa: E402
 from zoo.layers.mode_product import mode_product  # noqa: E402
 
+from mode_product_reference import reference_mode_product as reference  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def uninitialized_memory_is_nan():
@@ -33,33 +34,6 @@ def uninitialized_memory_is_nan():
     assert torch.utils.deterministic.fill_uninitialized_memory
     yield
     torch.use_deterministic_algorithms(previous)
-
-
-def kept_positions(length, n_pos, n_neg):
-    return list(range(n_pos)) + list(range(length - n_neg, length))
-
-
-def mode_index(lengths, kept):
-    """Open-mesh index of the kept modes in a layout of ``lengths`` (one index list per axis)."""
-    return np.ix_(*[kept_positions(n, p, q) for n, (p, q) in zip(lengths, kept)])
-
-
-def reference(x, w, g, kept, out_modes):
-    """Output, grad_x and grad_W from their definitions, in complex128 / float64."""
-    x, g = x.detach().to(torch.complex128), g.to(torch.complex128)
-    w = torch.view_as_complex(w.detach().to(torch.float64).contiguous())
-    nd = len(kept)
-    at = lambda lengths: (slice(None), slice(None), *mode_index(lengths, kept))
-    x_k = x[at(x.shape[2:])]
-    w_k = w[mode_index(w.shape[:nd], kept)]
-    g_k = g[at(out_modes)]
-    y = torch.zeros(x.shape[0], w.shape[-1], *out_modes, dtype=torch.complex128)
-    y[at(out_modes)] = torch.einsum("bi...,...io->bo...", x_k, w_k)
-    grad_x = torch.zeros_like(x)
-    grad_x[at(x.shape[2:])] = torch.einsum("bo...,...io->bi...", g_k, w_k.conj())
-    grad_w = torch.zeros_like(w)
-    grad_w[mode_index(w.shape[:nd], kept)] = torch.einsum("bi...,bo...->...io", x_k.conj(), g_k)
-    return y, grad_x, torch.view_as_real(grad_w)
 
 
 # (batch, in, out, x layout, weight layout, kept (n_pos, n_neg) per axis, output layout)
