@@ -40,3 +40,21 @@ def test_zoo_loader_points_timm_checkpoints_to_timm(hub):
     push_and_reload(model, "physics/vit-micro")
     with pytest.raises(CheckpointError, match="looks like a timm checkpoint: load it with timm.create_model"):
         zoo.from_pretrained("physics/vit-micro")
+
+
+ZOO_VARIANTS = sorted(timm.list_models("zoo_*"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="zoo/models/timm_variants.py raises on pretrained=True even when timm passes an hf-hub "
+    "source; it should build, replace the attention, then timm.models.load_pretrained(model, model.pretrained_cfg)",
+)
+@pytest.mark.parametrize("variant", ZOO_VARIANTS)
+def test_zoo_variant_round_trips_through_timm_hub_format(hub, variant):
+    torch.manual_seed(0)
+    model = timm.create_model(variant, img_size=32, patch_size=8, depth=1, num_classes=4).eval()
+    loaded = push_and_reload(model, f"physics/{variant.replace('_', '-')}-micro")
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x))
