@@ -252,7 +252,8 @@ def _layout_args(kept: Sequence[tuple[int, int]]) -> list[int]:
     return _padded([p for p, _ in kept], 1) + _padded([n for _, n in kept], 0)
 
 
-def _grid(programs_per_block: int, positions: int):
+def _grid(programs_per_block, positions: int):
+    """1D launch grid: mode blocks times the programs covering one mode block (a function of the tile)."""
     return lambda meta: (triton.cdiv(positions, meta["BLOCK_K"]) * programs_per_block(meta),)
 
 
@@ -286,6 +287,8 @@ def contract_channels(
         channels_in, channels_out = channels_out, channels_in
     batch = spectrum.shape[0]
     out = torch.empty((batch, channels_out, *out_modes), dtype=torch.complex64, device=spectrum.device)
+    if out.numel() == 0:
+        return out
     x, (x_stride_b, x_stride_c), x_strides = _spectrum_view(spectrum)
     out_real, (out_stride_b, out_stride_c), out_strides = _spectrum_view(out)
     w_stride_in, w_stride_out = weight.stride()[-3:-1]
@@ -329,6 +332,8 @@ def weight_grad(
     """
     batch, channels_in = spectrum.shape[:2]
     channels_out = grad_out.shape[1]
+    if batch == 0:
+        return torch.zeros(weight.shape, dtype=weight.dtype, device=spectrum.device)
     grad_weight = torch.empty(weight.shape, dtype=weight.dtype, device=spectrum.device)
     x, (x_stride_b, x_stride_c), x_strides = _spectrum_view(spectrum)
     g, (g_stride_b, g_stride_c), g_strides = _spectrum_view(grad_out)
