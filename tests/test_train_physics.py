@@ -5,12 +5,14 @@ import math
 import pytest
 import torch
 
+from zoo.pde import burgers_1d, darcy_2d, gaussian_random_field, navier_stokes_2d, threshold_coefficient
+from zoo.pde.navier_stokes import fno_forcing, periodic_grid
 from zoo.train.physics import (
     DarcyPhysics,
+    NavierStokesPhysics,
     burgers_residual,
     darcy_residual,
     dirichlet_boundary,
-    fno_forcing,
     navier_stokes_residual,
     stream_function,
 )
@@ -120,7 +122,7 @@ def test_navier_stokes_residual_follows_the_fno_axis_convention():
 def test_fno_forcing_has_an_exact_steady_state():
     # w = f / (8 pi^2 nu) depends on x + y only, so its advection vanishes and -nu lap w = f.
     nu = 1e-3
-    steady = (fno_forcing((64, 64), dtype=torch.float64) / (8 * math.pi**2 * nu)).expand(5, 64, 64)
+    steady = (fno_forcing(*periodic_grid(64, dtype=torch.float64)) / (8 * math.pi**2 * nu)).expand(5, 64, 64)
     residual = navier_stokes_residual(steady, dt=1.0, viscosity=nu, forcing="fno")
     assert norm(residual) < 1e-12
     perturbed = steady + 0.01 * norm(steady) * torch.randn(64, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
@@ -192,3 +194,47 @@ def test_darcy_physics_loss_is_small_for_the_solution_and_penalises_interior_and
     # A constant shift leaves -div(a grad u) alone and only breaks the boundary condition.
     shifted = loss(inputs, prediction + 0.1).item()
     assert shifted == pytest.approx(exact + 0.01 / (prediction + 0.1).square().mean().item(), rel=1e-3)
+
+
+# ---- on the output of zoo's own solvers
+
+
+def test_navier_stokes_residual_vanishes_on_solver_output_at_second_order():
+    nu, w0 = 1e-3, gaussian_random_field(1, 32, seed=0, dtype=torch.float64)
+    errors = []
+    for record_every in (0.02, 0.01):
+        w = torch.cat([w0[:, None], navier_stokes_2d(w0, nu, t_end=0.2, record_every=record_every)], dim=1)
+        errors.append(norm(navier_stokes_residual(w, dt=record_every, viscosity=nu)))
+        w_t = (w[:, 1:] - w[:, :-1]) / record_every
+        assert errors[-1] < 1e-3 * norm(w_t)
+        perturbed = w + 0.01 * norm(w) * torch.randn(w.shape, dtype=w.dtype, generator=torch.Generator().manual_seed(1))
+        assert norm(navier_stokes_residual(perturbed, dt=record_every, viscosity=nu)) > 100 * errors[-1]
+    assert errors[0] / errors[1] == pytest.approx(4.0, rel=0.15)
+    # Without the solver's 2/3 rule, the grid-scale energy of a random field leaves a residual.
+    assert norm(navier_stokes_residual(w, dt=0.01, viscosity=nu, dealias=False)) > 100 * errors[1]
+    loss = NavierStokesPhysics(viscosity=nu, dt=0.01)
+    assert loss(w[:, :1], w[:, 1:]).item() == pytest.approx(errors[1] ** 2, rel=1e-3)
+
+
+def test_burgers_residual_vanishes_on_solver_output_at_second_order():
+    # A smooth (band-limited) start: grid-scale modes of a rough one decay within a fraction of a
+    # record (nu k^2 ~ 1600 at k = 2 pi 64), a transient no difference over records resolves.
+    nu, x = 0.01, grid(128)
+    u0 = (0.3 * torch.sin(TWO_PI * x) + 0.1 * torch.cos(2 * TWO_PI * x + 1.0))[None]
+    errors = []
+    for record_every in (0.01, 0.005):
+        u = torch.cat([u0[:, None], burgers_1d(u0, nu, 0.2, record_every=record_every)], dim=1)
+        errors.append(norm(burgers_residual(u, dt=record_every, viscosity=nu)))
+        assert errors[-1] < 1e-3 * norm((u[:, 1:] - u[:, :-1]) / record_every)
+    assert errors[0] / errors[1] == pytest.approx(4.0, rel=0.15)
+
+
+def test_darcy_residual_is_round_off_on_solver_output():
+    # The solver discretises with the same conservative stencil: the residual is round-off.
+    a = threshold_coefficient(2, 33, seed=0)
+    u = darcy_2d(a, forcing=1.0)
+    assert norm(darcy_residual(u, a, forcing=1.0)) < 1e-10
+    assert dirichlet_boundary(u).abs().max().item() == 0.0
+    s = torch.linspace(0, 1, 33, dtype=torch.float64)
+    bump = torch.sin(math.pi * s)[:, None] * torch.sin(2 * math.pi * s)[None, :]
+    assert norm(darcy_residual(u + 0.01 * norm(u) * bump, a, forcing=1.0)) > 1e-3

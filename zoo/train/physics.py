@@ -13,10 +13,9 @@ for training; see each class for the layout it expects.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
+from zoo.pde.navier_stokes import NAMED_FORCINGS, Forcing
 from zoo.pde.spectral import laplacian, spectral_derivative, wavenumbers
 
 
@@ -54,12 +53,18 @@ def burgers_residual(u: torch.Tensor, *, dt: float, viscosity: float, length: fl
     return midpoint_residual(u, dt, spatial_terms, time_axis=-2)
 
 
-def fno_forcing(spatial: tuple[int, int], *, device=None, dtype=torch.float32) -> torch.Tensor:
-    """The FNO paper's Navier-Stokes forcing ``0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))``: ``(X, Y)``."""
+def forcing_field(forcing: Forcing, spatial: tuple[int, int], *, device=None, dtype=torch.float32) -> torch.Tensor | None:
+    """A forcing as the solver takes it (a name in ``NAMED_FORCINGS``, ``f(x, y)``, a tensor or
+    ``None``) evaluated on the grid ``x_i = i / X``, ``y_j = j / Y``: ``(X, Y)``, a tensor, or ``None``."""
+    if forcing is None or isinstance(forcing, torch.Tensor):
+        return forcing
+    if isinstance(forcing, str):
+        if forcing not in NAMED_FORCINGS:
+            raise ValueError(f"unknown forcing {forcing!r}; named forcings: {sorted(NAMED_FORCINGS)}")
+        forcing = NAMED_FORCINGS[forcing]
     x = torch.arange(spatial[0], device=device, dtype=dtype)[:, None] / spatial[0]
     y = torch.arange(spatial[1], device=device, dtype=dtype)[None, :] / spatial[1]
-    phase = 2 * math.pi * (x + y)
-    return 0.1 * (torch.sin(phase) + torch.cos(phase))
+    return forcing(x, y)
 
 
 def stream_function(vorticity: torch.Tensor) -> torch.Tensor:
@@ -73,39 +78,50 @@ def stream_function(vorticity: torch.Tensor) -> torch.Tensor:
     return torch.fft.irfftn(w_hat * inverse, s=spatial, dim=(-2, -1))
 
 
+def two_thirds_rule(field: torch.Tensor) -> torch.Tensor:
+    """``field`` ``(..., X, Y)`` without the wavenumbers ``|k_d| > (2/3) (n_d / 2)`` on either axis."""
+    spatial = field.shape[-2:]
+    field_hat = torch.fft.rfftn(field, dim=(-2, -1))
+    keep = torch.ones((), dtype=torch.bool, device=field.device)
+    for n, k in zip(spatial, wavenumbers(spatial, length=float(2 * torch.pi), device=field.device)):
+        keep = keep & (k.abs() <= (2 / 3) * (n // 2))  # integer wavenumbers on a box of side 2 pi
+    return torch.fft.irfftn(field_hat * keep, s=spatial, dim=(-2, -1))
+
+
 def navier_stokes_residual(
     vorticity: torch.Tensor,
     *,
     dt: float,
     viscosity: float,
-    forcing: torch.Tensor | str | None = "fno",
+    forcing: Forcing = "fno",
+    dealias: bool = True,
 ) -> torch.Tensor:
     """Residual of 2D incompressible Navier-Stokes in vorticity form on the periodic unit square.
 
     ``w_t + u . grad w - nu lap w - f`` with velocity ``u = (d psi / dy, -d psi / dx)`` from the
     stream function ``-lap psi = w``: the FNO paper's equations and axis convention (axis ``-2``
-    is ``x``, axis ``-1`` is ``y``).
+    is ``x``, axis ``-1`` is ``y``), as :func:`zoo.pde.navier_stokes_2d` solves them.
 
     Args:
         vorticity: trajectory ``(..., T, X, Y)`` sampled every ``dt``.
-        forcing: ``"fno"`` (:func:`fno_forcing`), ``None`` (no forcing) or a tensor broadcastable
-            to ``(..., T - 1, X, Y)`` (the forcing at the midpoints between frames).
+        forcing: as the solver's: ``"fno"`` (the paper's), ``None``, a callable ``f(x, y)`` of grid
+            coordinates, or a tensor broadcastable to ``(..., T - 1, X, Y)`` (the forcing at the
+            midpoints between frames).
 
     Returns:
         ``(..., T - 1, X, Y)``: the residual at the midpoints (:func:`midpoint_residual`).
     """
     if vorticity.ndim < 3:
         raise ValueError(f"vorticity must be a trajectory (..., T, X, Y), got shape {tuple(vorticity.shape)}")
-    if isinstance(forcing, str):
-        if forcing != "fno":
-            raise ValueError(f"unknown forcing {forcing!r}; pass 'fno', None or a tensor")
-        forcing = fno_forcing(tuple(vorticity.shape[-2:]), device=vorticity.device, dtype=vorticity.dtype)
+    forcing = forcing_field(forcing, tuple(vorticity.shape[-2:]), device=vorticity.device, dtype=vorticity.dtype)
 
     def spatial_terms(w: torch.Tensor) -> torch.Tensor:
         psi = stream_function(w)
         velocity_x = spectral_derivative(psi, (0, 1))
         velocity_y = -spectral_derivative(psi, (1, 0))
         advection = velocity_x * spectral_derivative(w, (1, 0)) + velocity_y * spectral_derivative(w, (0, 1))
+        if dealias:
+            advection = two_thirds_rule(advection)
         return advection - viscosity * laplacian(w, 2)
 
     residual = midpoint_residual(vorticity, dt, spatial_terms, time_axis=-3)
@@ -175,13 +191,13 @@ class NavierStokesPhysics:
     (the latest last), the prediction ``(B, T, X, Y)`` the next ``T`` frames, ``dt`` apart.
     """
 
-    def __init__(self, *, viscosity: float, dt: float, forcing: torch.Tensor | str | None = "fno") -> None:
-        self.viscosity, self.dt, self.forcing = viscosity, dt, forcing
+    def __init__(self, *, viscosity: float, dt: float, forcing: Forcing = "fno", dealias: bool = True) -> None:
+        self.viscosity, self.dt, self.forcing, self.dealias = viscosity, dt, forcing, dealias
 
     def __call__(self, inputs: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
         trajectory = torch.cat([inputs[:, -1:].to(prediction.dtype), prediction], dim=1)
         residual = navier_stokes_residual(
-            trajectory.float(), dt=self.dt, viscosity=self.viscosity, forcing=self.forcing
+            trajectory.float(), dt=self.dt, viscosity=self.viscosity, forcing=self.forcing, dealias=self.dealias
         )
         return residual.square().mean()
 
