@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from zoo.pde.navier_stokes import navier_stokes_2d, periodic_grid
+from zoo.pde.navier_stokes import navier_stokes_2d, passive_scalar_2d, periodic_grid
 from zoo.pde.random_fields import gaussian_random_field
 
 
@@ -123,3 +123,42 @@ def test_too_large_a_step_is_reported_not_returned():
     w0 = 200 * gaussian_random_field(1, 32, seed=0, dtype=torch.float64)
     with pytest.raises(FloatingPointError, match="smaller dt"):
         navier_stokes_2d(w0, 0.0, t_end=5.0, dt=0.5, forcing=None)
+
+
+def test_scalar_without_flow_diffuses_exactly():
+    x, y = periodic_grid(16, dtype=torch.float64)
+    c0 = (torch.cos(2 * math.pi * (x + 2 * y)) + 0.5 * torch.sin(2 * math.pi * 3 * x))[None]
+    kappa = 0.01
+    _, c = passive_scalar_2d(torch.zeros_like(c0), c0, 0.0, kappa, t_end=0.5, record_every=0.5, forcing=None, dt=1e-3)
+    exact = torch.cos(2 * math.pi * (x + 2 * y)) * math.exp(-kappa * 4 * math.pi**2 * 5 * 0.5) + 0.5 * torch.sin(
+        2 * math.pi * 3 * x
+    ) * math.exp(-kappa * 4 * math.pi**2 * 9 * 0.5)
+    assert relative_l2(c[0, 0], exact) < 2e-6  # Crank-Nicolson: (kappa |k|^2 dt)^3 / 12 per step
+
+
+def test_scalar_initial_rate_is_the_analytic_advection_diffusion():
+    x, y = periodic_grid(32, dtype=torch.float64)
+    w, u, v, _, _ = analytic_flow(x, y)
+    c0 = torch.sin(2 * math.pi * x) + torch.cos(2 * math.pi * 2 * y)
+    c_x, c_y = 2 * math.pi * torch.cos(2 * math.pi * x), -4 * math.pi * torch.sin(2 * math.pi * 2 * y)
+    laplacian = -4 * math.pi**2 * (torch.sin(2 * math.pi * x) + 4 * torch.cos(2 * math.pi * 2 * y))
+    kappa, tau = 0.05, 1e-6  # the flow is fast (|u| ~ 30): the O(tau) error needs a short interval
+    rate = -(u * c_x + v * c_y) + kappa * laplacian
+    _, c = passive_scalar_2d(w[None], c0[None], 0.0, kappa, t_end=tau, record_every=tau, forcing=None, dt=tau / 4)
+    assert relative_l2((c[0, 0] - c0) / tau, rate) < 1e-4
+
+
+def test_advection_conserves_scalar_mean_and_variance():
+    w0 = smooth_initial_vorticity(2, 32, 4) * 5
+    c0 = smooth_initial_vorticity(2, 32, 5)
+    _, c = passive_scalar_2d(w0, c0, 0.0, 0.0, t_end=0.5, record_every=0.25, forcing=None, dt=1e-3)
+    assert relative_l2(c[:, -1], c0) > 0.1  # the flow really moved the scalar
+    assert (c.mean(dim=(-2, -1)) - c0.mean(dim=(-2, -1))[:, None]).abs().max() < 1e-14
+    variance = (c**2).mean(dim=(-2, -1))
+    assert ((variance - (c0**2).mean(dim=(-2, -1))[:, None]).abs() / variance).max() < 1e-4
+
+
+def test_scalar_does_not_change_the_flow():
+    w0 = gaussian_random_field(2, 16, seed=3, dtype=torch.float64)
+    w, _ = passive_scalar_2d(w0, torch.randn_like(w0), 1e-3, 1e-3, t_end=1.0)
+    assert torch.allclose(w, navier_stokes_2d(w0, 1e-3, t_end=1.0), rtol=0, atol=1e-13)

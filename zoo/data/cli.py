@@ -25,6 +25,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ns2d.add_argument("--record-every", type=float, default=1.0, help="time between records")
     ns2d.add_argument("--dt", type=float, default=None, help="time step (default: 0.64 / resolution)")
     _common_options(ns2d)
+    ns2d.add_argument("--diffusivity", type=float, default=None, help="also carry a passive scalar with this diffusivity")
     ns2d.set_defaults(func=_generate, recipe=_ns2d_recipe, default_shard_size=100)
 
     burgers = equations.add_parser("burgers", help="1D viscous Burgers on the periodic interval")
@@ -71,6 +72,7 @@ def _ns2d_recipe(args: argparse.Namespace):
         dt=args.dt,
         dtype=torch.float64 if args.float64 else torch.float32,
         device=args.device,
+        diffusivity=args.diffusivity,
     )
 
 

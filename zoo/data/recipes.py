@@ -7,7 +7,7 @@ import torch
 from zoo.data.generate import Recipe, sample_generators
 from zoo.pde.burgers import burgers_1d
 from zoo.pde.darcy import darcy_2d, threshold_coefficient
-from zoo.pde.navier_stokes import default_time_step, navier_stokes_2d
+from zoo.pde.navier_stokes import default_time_step, navier_stokes_2d, passive_scalar_2d
 from zoo.pde.random_fields import gaussian_random_field
 
 
@@ -22,34 +22,53 @@ def navier_stokes_recipe(
     device: str = "cpu",
     alpha: float = 2.5,
     tau: float = 7.0,
+    diffusivity: float | None = None,
 ) -> Recipe:
-    """FNO-paper vorticity data: ``vorticity (n, steps + 1, resolution, resolution)`` at t = 0, record_every, ..."""
+    """FNO-paper vorticity data: ``vorticity (n, steps + 1, resolution, resolution)`` at t = 0, record_every, ...
+
+    With ``diffusivity``, the flow also carries a passive scalar, stored as ``scalar`` (same shape),
+    whose initial field is an independent draw of the same law as the vorticity's.
+    """
     dt = record_every / round(record_every / (dt or default_time_step(resolution, record_every)))
+    parameters = {"viscosity": viscosity, "forcing": "0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))"}
+    if diffusivity is not None:
+        parameters["diffusivity"] = diffusivity
     description = {
-        "parameters": {"viscosity": viscosity, "forcing": "0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))"},
+        "parameters": parameters,
         "initial_condition": {"law": "gaussian_random_field", "alpha": alpha, "tau": tau, "sigma": tau ** (alpha - 1.0)},
         "grid": {"shape": [resolution, resolution], "domain": [[0.0, 1.0], [0.0, 1.0]], "points": "x_i = i / n", "periodic": True},
         "times": [round(i * record_every, 12) for i in range(steps + 1)],
         "solver": {
-            "function": "zoo.pde.navier_stokes_2d",
+            "function": "zoo.pde.navier_stokes_2d" if diffusivity is None else "zoo.pde.passive_scalar_2d",
             "scheme": "pseudo-spectral, 2/3 dealiasing, Crank-Nicolson diffusion + Heun advection",
             "dt": dt,
             "dtype": str(dtype).removeprefix("torch."),
             "resolution": resolution,
         },
     }
+    n_fields = 1 if diffusivity is None else 2
 
     def solve(start: int, stop: int, seed: int) -> dict[str, torch.Tensor]:
-        w0 = torch.cat([
-            gaussian_random_field(1, resolution, alpha=alpha, tau=tau, generator=g, dtype=torch.float64)
+        # Per sample: the vorticity is the generator's first draw, the scalar (if any) its second.
+        initial = torch.stack([
+            torch.cat([gaussian_random_field(1, resolution, alpha=alpha, tau=tau, generator=g, dtype=torch.float64) for _ in range(n_fields)])
             for g in sample_generators(seed, start, stop)
         ]).to(device=device, dtype=dtype)
-        w = navier_stokes_2d(w0, viscosity, steps * record_every, record_every=record_every, dt=dt)
-        return {"vorticity": torch.cat([w0[:, None], w], dim=1).float().cpu()}
+        w0, t_end = initial[:, 0], steps * record_every
+        if diffusivity is None:
+            return {"vorticity": torch.cat([w0[:, None], navier_stokes_2d(w0, viscosity, t_end, record_every, dt=dt)], 1).float().cpu()}
+        w, c = passive_scalar_2d(w0, initial[:, 1], viscosity, diffusivity, t_end, record_every, dt=dt)
+        return {
+            "vorticity": torch.cat([w0[:, None], w], 1).float().cpu(),
+            "scalar": torch.cat([initial[:, 1:2], c], 1).float().cpu(),
+        }
 
+    fields = {"vorticity": ["sample", "time", "x", "y"]}
+    if diffusivity is not None:
+        fields["scalar"] = ["sample", "time", "x", "y"]
     return Recipe(
-        equation="navier_stokes_2d",
-        fields={"vorticity": ["sample", "time", "x", "y"]},
+        equation="navier_stokes_2d" if diffusivity is None else "navier_stokes_2d_passive_scalar",
+        fields=fields,
         description=description,
         solve=solve,
         run_settings={"device": device},

@@ -2,7 +2,7 @@
 
 from zoo.pde.burgers import burgers_1d
 from zoo.pde.darcy import darcy_2d, threshold_coefficient
-from zoo.pde.navier_stokes import navier_stokes_2d, periodic_grid
+from zoo.pde.navier_stokes import navier_stokes_2d, passive_scalar_2d, periodic_grid
 from zoo.pde.random_fields import cosine_random_field, gaussian_random_field
 from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbers
 
@@ -14,6 +14,7 @@ __all__ = [
     "gradient",
     "laplacian",
     "navier_stokes_2d",
+    "passive_scalar_2d",
     "periodic_grid",
     "spectral_derivative",
     "threshold_coefficient",

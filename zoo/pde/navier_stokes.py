@@ -2,6 +2,9 @@
 
     dw/dt + u . grad(w) = nu Laplacian(w) + f,    u = (d psi/dy, -d psi/dx),    -Laplacian(psi) = w
 
+optionally carrying a passive scalar ``dc/dt + u . grad(c) = kappa Laplacian(c)`` (a second fluid
+system for fine-tuning: the same flow, one more channel).
+
 Axis ``-2`` of a field is x and axis ``-1`` is y, with grid points ``x_i = i / n`` (as the FNO
 paper's solver). Scheme: pseudo-spectral in space with the 2/3 rule on the advection term, and in
 time Crank-Nicolson for diffusion combined with Heun's method (explicit trapezoid) for advection and
@@ -81,25 +84,67 @@ def navier_stokes_2d(
 
     ``forcing``: ``"fno"`` (the paper's), ``None``, a callable ``f(x, y)`` of grid coordinates
     (``periodic_grid``), or a tensor ``(H, W)`` / ``(B, H, W)``; it is constant in time.
-    ``dt`` defaults to ``default_time_step(H, record_every)`` (0.01 at 64x64, Courant number 0.64 at unit velocity); it is
-    rounded down so that each record falls on a step. Runs on ``w0``'s device and dtype
-    (complex64 FFTs for float32). Raises if the solution stops being finite (the step was too large).
+    ``dt`` defaults to ``default_time_step(H, record_every)`` (0.01 at 64x64, Courant number 0.64 at
+    unit velocity); it is rounded down so that each record falls on a step. Runs on ``w0``'s device
+    and dtype (complex64 FFTs for float32). Raises if the solution stops being finite (too large a step).
     """
+    _check_vorticity(w0, viscosity)
+    return _solve(w0[:, None], [viscosity], t_end, record_every, forcing, dt, progress)[:, :, 0]
+
+
+def passive_scalar_2d(
+    w0: torch.Tensor,
+    c0: torch.Tensor,
+    viscosity: float,
+    diffusivity: float,
+    t_end: float,
+    record_every: float = 1.0,
+    forcing: Forcing = "fno",
+    dt: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Navier-Stokes flow carrying a passive scalar ``c_t + u . grad(c) = diffusivity Laplacian(c)``.
+
+    ``w0``, ``c0``: ``(B, H, W)``. Returns vorticity and scalar, each ``(B, T, H, W)`` at the record
+    times of :func:`navier_stokes_2d` (same flow, same scheme; the scalar is advected by the same
+    dealiased velocity and diffused by Crank-Nicolson).
+    """
+    _check_vorticity(w0, viscosity)
+    if c0.shape != w0.shape or c0.dtype != w0.dtype:
+        raise ValueError(f"c0 must match w0's shape {tuple(w0.shape)} and dtype {w0.dtype}, got {tuple(c0.shape)} {c0.dtype}")
+    if diffusivity < 0:
+        raise ValueError(f"diffusivity must be non-negative, got {diffusivity}")
+    fields = _solve(torch.stack([w0, c0], dim=1), [viscosity, diffusivity], t_end, record_every, forcing, dt, False)
+    return fields[:, :, 0], fields[:, :, 1]
+
+
+def _check_vorticity(w0: torch.Tensor, viscosity: float) -> None:
     if w0.ndim != 3 or w0.shape[-1] != w0.shape[-2]:
         raise ValueError(f"w0 must have shape (B, n, n), got {tuple(w0.shape)}")
     if w0.is_complex() or not w0.is_floating_point():
         raise TypeError(f"w0 must be a real floating tensor, got {w0.dtype}")
     if viscosity < 0:
         raise ValueError(f"viscosity must be non-negative, got {viscosity}")
+
+
+def _solve(
+    fields0: torch.Tensor,
+    diffusivities: list[float],
+    t_end: float,
+    record_every: float,
+    forcing: Forcing,
+    dt: float | None,
+    progress: bool,
+) -> torch.Tensor:
+    """Advance ``fields0`` ``(B, F, n, n)`` (vorticity first, then passive scalars); return ``(B, T, F, n, n)``."""
     n_records = round(t_end / record_every)
     if n_records < 1 or not math.isclose(n_records * record_every, t_end, rel_tol=1e-9):
         raise ValueError(f"t_end = {t_end} must be a positive multiple of record_every = {record_every}")
-    resolution = w0.shape[-1]
+    resolution = fields0.shape[-1]
     steps_per_record = math.ceil(record_every / (dt or default_time_step(resolution, record_every)) - 1e-9)
     dt = record_every / steps_per_record
 
-    real_dtype = w0.dtype
-    kx, ky = wavenumbers((resolution, resolution), device=w0.device, dtype=real_dtype)
+    real_dtype = fields0.dtype
+    kx, ky = wavenumbers((resolution, resolution), device=fields0.device, dtype=real_dtype)
     k2 = kx**2 + ky**2
     inverse_k2 = torch.where(k2 > 0, 1.0 / torch.where(k2 > 0, k2, 1.0), 0.0)
     # Odd derivatives of a real field have no Nyquist component (rfft keeps a single real one).
@@ -109,28 +154,32 @@ def navier_stokes_2d(
     # 2/3 rule on the integer wavenumbers, as the FNO solver: |k| <= (2/3) (n/2) on both axes.
     kmax = (2.0 / 3.0) * half * 2 * math.pi
     dealias = ((kx.abs() <= kmax) & (ky.abs() <= kmax)).to(real_dtype)
-    explicit_half = 1.0 - 0.5 * dt * viscosity * k2  # Crank-Nicolson: (1 + dt L / 2) and (1 - dt L / 2)^-1
-    implicit_half_inverse = 1.0 / (1.0 + 0.5 * dt * viscosity * k2)
-    forcing_hat = torch.fft.rfft2(_forcing_field(forcing, w0))
+    # Crank-Nicolson: (1 + dt L / 2) and (1 - dt L / 2)^-1 with L = -kappa |k|^2 per field.
+    kappa = torch.tensor(diffusivities, dtype=real_dtype, device=fields0.device).view(-1, 1, 1)
+    explicit_half = 1.0 - 0.5 * dt * kappa * k2
+    implicit_half_inverse = 1.0 / (1.0 + 0.5 * dt * kappa * k2)
+    n_fields = fields0.shape[1]
+    f_hat = torch.fft.rfft2(fields0)
+    forcing_hat = torch.zeros_like(f_hat)  # only the vorticity is forced
+    forcing_hat[:, 0] = torch.fft.rfft2(_forcing_field(forcing, fields0[:, 0]))
 
-    def advection_and_forcing(w_hat: torch.Tensor) -> torch.Tensor:
-        psi_hat = w_hat * inverse_k2
-        # One batched inverse transform for u = psi_y, v = -psi_x, w_x, w_y.
-        u, v, w_x, w_y = torch.fft.irfft2(
-            torch.stack((1j * ky_odd * psi_hat, -1j * kx_odd * psi_hat, 1j * kx_odd * w_hat, 1j * ky_odd * w_hat)),
-            s=(resolution, resolution),
-        )
-        return forcing_hat - dealias * torch.fft.rfft2(u * w_x + v * w_y)
+    def advection_and_forcing(f_hat: torch.Tensor) -> torch.Tensor:
+        psi_hat = f_hat[:, 0] * inverse_k2
+        # One batched inverse transform for u = psi_y, v = -psi_x and the gradient of every field.
+        spectra = torch.cat([(1j * ky_odd * psi_hat)[:, None], (-1j * kx_odd * psi_hat)[:, None], 1j * kx_odd * f_hat, 1j * ky_odd * f_hat], dim=1)
+        physical = torch.fft.irfft2(spectra, s=(resolution, resolution))
+        u, v = physical[:, :1], physical[:, 1:2]
+        f_x, f_y = physical[:, 2 : 2 + n_fields], physical[:, 2 + n_fields :]
+        return forcing_hat - dealias * torch.fft.rfft2(u * f_x + v * f_y)
 
-    w_hat = torch.fft.rfft2(w0)
-    records = torch.empty((w0.shape[0], n_records, resolution, resolution), dtype=real_dtype, device=w0.device)
+    records = torch.empty((fields0.shape[0], n_records, *fields0.shape[1:]), dtype=real_dtype, device=fields0.device)
     for record in tqdm(range(n_records), disable=not progress, desc="navier_stokes_2d", unit="record"):
         for _ in range(steps_per_record):
-            rhs_now = advection_and_forcing(w_hat)
-            diffused = explicit_half * w_hat
+            rhs_now = advection_and_forcing(f_hat)
+            diffused = explicit_half * f_hat
             predicted = (diffused + dt * rhs_now) * implicit_half_inverse
-            w_hat = (diffused + 0.5 * dt * (rhs_now + advection_and_forcing(predicted))) * implicit_half_inverse
-        records[:, record] = torch.fft.irfft2(w_hat, s=(resolution, resolution))
+            f_hat = (diffused + 0.5 * dt * (rhs_now + advection_and_forcing(predicted))) * implicit_half_inverse
+        records[:, record] = torch.fft.irfft2(f_hat, s=(resolution, resolution))
         if not torch.isfinite(records[:, record]).all():
             raise FloatingPointError(
                 f"navier_stokes_2d blew up before t = {(record + 1) * record_every:g} with dt = {dt:g}: use a smaller dt"
