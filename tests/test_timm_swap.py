@@ -32,23 +32,25 @@ def captured_mixer_calls(model):
     return calls
 
 
-# Three architectures: ViT with a class token, DeiT with class + distillation tokens, a ViT with
-# register tokens and no class token at a non-square size with dynamic_img_size.
+# Four architectures: ViT with a class token; DeiT with class + distillation tokens; a ViT with
+# register tokens and no class token, non-square, dynamic_img_size; a hybrid ViT (ResNet stem).
 ARCHITECTURES = {
-    "vit": ("vit_tiny_patch16_224", dict(img_size=64), (64, 64), 1),
-    "deit_distilled": ("deit_tiny_distilled_patch16_224", dict(img_size=(48, 80)), (48, 80), 2),
+    "vit": ("vit_tiny_patch16_224", dict(img_size=64), (64, 64), (4, 4), 1),
+    "deit_distilled": ("deit_tiny_distilled_patch16_224", dict(img_size=(48, 80)), (48, 80), (3, 5), 2),
     "vit_registers": (
         "vit_small_patch14_reg4_dinov2",
         dict(img_size=(56, 84), dynamic_img_size=True, class_token=False, global_pool="avg"),
         (42, 70),
+        (3, 5),
         4,
     ),
+    "vit_hybrid": ("vit_tiny_r_s16_p8_224", dict(img_size=(64, 96)), (64, 96), (2, 3), 1),
 }
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_replaces_every_attention_and_keeps_prefix_tokens(arch):
-    name, options, image, n_prefix = ARCHITECTURES[arch]
+    name, options, image, grid, n_prefix = ARCHITECTURES[arch]
     torch.manual_seed(0)
     model = timm.create_model(name, **SMALL, **options).eval()
     assert model.num_prefix_tokens == n_prefix
@@ -61,24 +63,33 @@ def test_replaces_every_attention_and_keeps_prefix_tokens(arch):
     calls = captured_mixer_calls(model)
     logits = model(torch.randn(2, 3, *image))
     assert logits.shape == (2, 5) and torch.isfinite(logits).all()
-    patch = model.patch_embed.patch_size
-    grid = (image[0] // patch[0], image[1] // patch[1])
+    assert len(calls) == 2
     for mixer, tokens, out in calls:
         assert tokens.shape == (2, n_prefix + math.prod(grid), 32)
         assert mixer.grid_size == grid
         # Patch tokens are mixed as the image's row-major patch grid; prefix tokens stay in front.
         expected_patches = mixer.mix_grid(tokens[:, n_prefix:].reshape(2, *grid, 32)).reshape(2, -1, 32)
         torch.testing.assert_close(out[:, n_prefix:], expected_patches)
-        torch.testing.assert_close(out[:, :n_prefix], mixer.prefix_proj(tokens.mean(1, keepdim=True)).expand(-1, n_prefix, -1))
+        expected_prefix = mixer.prefix_proj(tokens.mean(1, keepdim=True)).expand(-1, n_prefix, -1)
+        torch.testing.assert_close(out[:, :n_prefix], expected_prefix)
 
 
 def test_dynamic_img_size_tracks_each_input_grid():
-    name, options, _, _ = ARCHITECTURES["vit_registers"]
+    name, options, *_ = ARCHITECTURES["vit_registers"]
     model = timm.create_model(name, **SMALL, **options).eval()
     zoo.replace_attention(model, "afno", num_blocks=4)
     for image, grid in [((56, 84), (4, 6)), ((98, 42), (7, 3)), ((70, 70), (5, 5))]:
         assert model(torch.randn(1, 3, *image)).shape == (1, 5)
         assert all(block.attn.grid_size == grid for block in model.blocks)
+
+
+def test_set_input_size_and_intermediates_follow_the_new_grid():
+    model = timm.create_model("vit_tiny_patch16_224", **SMALL, img_size=64).eval()
+    zoo.replace_attention(model, "global_filter")
+    model.set_input_size(img_size=(32, 80))
+    features = model.forward_intermediates(torch.randn(1, 3, 32, 80), indices=1, intermediates_only=True)
+    assert features[0].shape == (1, 32, 2, 5)
+    assert model.blocks[0].attn.grid_size == (2, 5) and model.blocks[0].attn.filter_size == (4, 4)
 
 
 def test_non_square_grid_is_not_read_transposed():

@@ -2,8 +2,8 @@
 
 After ``import zoo``, ``timm.create_model("zoo_afno_vit_tiny_patch16_224")`` builds one. Each is a
 timm ``VisionTransformer`` (ViT-Tiny sizes: width 192, depth 12) passed through
-:func:`zoo.replace_attention`, so every timm tool (feature extraction, ``set_input_size``,
-checkpoint filters, data configs) applies. They use global average pooling and no class token,
+:func:`zoo.replace_attention`, so timm's tools for it apply (``forward_intermediates``,
+``set_input_size``, data configs, ``timm.create_model`` keyword overrides). They use global average pooling and no class token,
 as GFNet and AFNO do (a Fourier mixer gives prefix tokens only the mean token), and
 ``dynamic_img_size=True``, since Fourier mixing works on any patch grid. No pretrained weights are
 published: ``pretrained=True`` raises an error rather than silently returning a random model.
