@@ -201,39 +201,57 @@ def build(impl: str, shape: Shape, device: torch.device) -> nn.Module:
     return SpectralConv(shape.channels, shape.channels, modes, backend=backend, device=device)
 
 
+def measure(impl: str, layer: nn.Module, x: torch.Tensor, device, warmup: int, repeats: int, peak) -> dict:
+    record = {}
+    x_grad = x.clone().requires_grad_()
+    grad_out = torch.randn_like(x)
+    with torch.no_grad():
+        record["forward ms"] = time_ms(lambda: layer(x), device, warmup, repeats)
+        stages, moved = stage_functions(impl, layer, x)
+        record["stages ms"] = {name: time_ms(fn, device, warmup, repeats) for name, fn in stages.items()}
+
+    def forward_backward():
+        # autograd.grad rather than .backward: no gradient accumulation kernels in the timing
+        return torch.autograd.grad(layer(x_grad), (x_grad, layer.weight), grad_outputs=grad_out)
+
+    record["forward+backward ms"] = time_ms(forward_backward, device, warmup, repeats)
+    seconds = record["stages ms"]["mode product"] * 1e-3
+    record["mode product GB/s"] = moved / seconds / 1e9
+    record["mode product fraction of peak bandwidth"] = moved / seconds / peak if peak else None
+    return record
+
+
+def relative_errors(layer: nn.Module, reference: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Largest deviation of ``layer`` from ``reference`` (same weights), relative to the largest value."""
+    results = []
+    for module in (layer, reference):
+        x_grad = x.clone().requires_grad_()
+        out = module(x_grad)
+        results.append((out, *torch.autograd.grad(out.square().sum(), (x_grad, module.weight))))
+    names = ("forward", "grad input", "grad weight")
+    return {name: float((a - b).abs().max() / b.abs().max()) for name, a, b in zip(names, *results)}
+
+
 def benchmark_shape(shape: Shape, device: torch.device, warmup: int, repeats: int, peak: float | None) -> list[dict]:
     torch.manual_seed(0)
     x = torch.randn(shape.batch, shape.channels, *shape.grid, device=device)
-    records = []
+    records, layers = [], {}
     for impl in IMPLEMENTATIONS:
-        layer = build(impl, shape, device)
         record = {"shape": asdict(shape), "label": shape.label(), "implementation": impl}
-        if impl == "zoo-triton":
-            try:
+        layer = layers[impl] = build(impl, shape, device)
+        try:
+            if impl == "zoo-triton":
                 resolve_backend(x, "triton")
-            except RuntimeError as error:
-                records.append({**record, "skipped": str(error)})
-                continue
-        x_grad = x.clone().requires_grad_()
-        grad_out = torch.randn_like(x)
-        with torch.no_grad():
-            record["forward ms"] = time_ms(lambda: layer(x), device, warmup, repeats)
-            stages, moved = stage_functions(impl, layer, x)
-            record["stages ms"] = {name: time_ms(fn, device, warmup, repeats) for name, fn in stages.items()}
-
-        def forward_backward():
-            # autograd.grad rather than .backward: no gradient accumulation kernels in the timing
-            torch.autograd.grad(layer(x_grad), (x_grad, layer.weight), grad_outputs=grad_out)
-
-        record["forward+backward ms"] = time_ms(forward_backward, device, warmup, repeats)
-        seconds = record["stages ms"]["mode product"] * 1e-3
-        record["mode product GB/s"] = moved / seconds / 1e9
-        record["mode product fraction of peak bandwidth"] = moved / seconds / peak if peak else None
+                layer.load_state_dict(layers["zoo-torch"].state_dict())
+                record["relative error vs zoo-torch"] = relative_errors(layer, layers["zoo-torch"], x)
+            record.update(measure(impl, layer, x, device, warmup, repeats, peak))
+        except RuntimeError as error:  # one failing implementation must not lose the others' figures
+            record["skipped"] = f"{type(error).__name__}: {error}"[:500]
+            tqdm.write(f"{shape.label()} {impl}: {record['skipped']}")
         records.append(record)
-        del layer
     baseline = records[0]
     for record in records:
-        if "skipped" not in record:
+        if "skipped" not in record and "skipped" not in baseline:
             record["forward speed-up vs unfused"] = baseline["forward ms"] / record["forward ms"]
             record["forward+backward speed-up vs unfused"] = baseline["forward+backward ms"] / record["forward+backward ms"]
     return records
@@ -253,8 +271,9 @@ def markdown(results: dict) -> str:
         f"{results['warmup']} warm-up runs. Command: `{results['command']}`.",
         "",
         "| shape | fwd ms unfused / zoo-torch / zoo-triton | fwd+bwd ms unfused / zoo-torch / zoo-triton "
-        "| fwd+bwd speed-up torch / triton | mode product ms einsum / torch / triton | triton mode product % peak BW |",
-        "|---|---|---|---|---|---|",
+        "| fwd+bwd speed-up torch / triton | mode product ms einsum / torch / triton | triton mode product % peak BW "
+        "| triton max rel. error fwd / grad x / grad W |",
+        "|---|---|---|---|---|---|---|",
     ]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
     by_shape = {}
@@ -264,12 +283,14 @@ def markdown(results: dict) -> str:
         get = lambda impl, key: impls.get(impl, {}).get(key)
         stage = lambda impl: (impls.get(impl, {}).get("stages ms") or {}).get("mode product")
         fraction = get("zoo-triton", "mode product fraction of peak bandwidth")
+        errors = get("zoo-triton", "relative error vs zoo-torch")
         lines.append(
             f"| {label} | {' / '.join(fmt(get(i, 'forward ms')) for i in IMPLEMENTATIONS)} "
             f"| {' / '.join(fmt(get(i, 'forward+backward ms')) for i in IMPLEMENTATIONS)} "
             f"| {' / '.join(fmt(get(i, 'forward+backward speed-up vs unfused')) for i in IMPLEMENTATIONS[1:])} "
             f"| {' / '.join(fmt(stage(i)) for i in IMPLEMENTATIONS)} "
-            f"| {'n/a' if fraction is None else f'{100 * fraction:.0f}%'} |"
+            f"| {'n/a' if fraction is None else f'{100 * fraction:.0f}%'} "
+            f"| {'n/a' if errors is None else ' / '.join(f'{e:.1e}' for e in errors.values())} |"
         )
     lines += ["", "Forward stages (ms):", "", "| shape | implementation | stages |", "|---|---|---|"]
     for label, impls in by_shape.items():

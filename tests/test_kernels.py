@@ -1,7 +1,8 @@
 """The mode product's dispatch, its custom ops and torch.compile on CPU, and the Triton kernels.
 
-The kernels themselves are checked in Triton's interpreter by ``tests/kernels_interpreted.py``,
-run here in a subprocess because ``TRITON_INTERPRET=1`` must be set before triton is imported.
+The kernels themselves are checked by ``tests/triton_kernels.py``, run here in subprocesses: in
+Triton's interpreter (``TRITON_INTERPRET=1`` must be set before triton is imported, so not in this
+process), and compiled on the GPU where there is one.
 """
 
 import json
@@ -38,16 +39,24 @@ def op_args(x, w):
     return (x, w, [p for p, _ in kept], [n for _, n in kept], list(LAYOUT["out_modes"]))
 
 
-def test_triton_kernels_pass_in_the_interpreter():
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
+def run_triton_kernel_tests(env: dict) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "tests" / "kernels_interpreted.py"), "-q", "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", str(ROOT / "tests" / "triton_kernels.py"), "-q", "-p", "no:cacheprovider"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     report = result.stdout[-6000:] + result.stderr[-3000:]
     assert result.returncode == 0, report
     passed = re.search(r"(\d+) passed", result.stdout)
     assert passed and int(passed.group(1)) >= 20 and "skipped" not in result.stdout, report
+
+
+def test_triton_kernels_pass_in_the_interpreter():
+    run_triton_kernel_tests({**os.environ, "TRITON_INTERPRET": "1"})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_triton_kernels_pass_on_the_gpu():
+    run_triton_kernel_tests({k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"})
 
 
 def test_auto_backend_on_cpu_is_the_torch_path():
