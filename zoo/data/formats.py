@@ -54,18 +54,25 @@ def detect_format(path: Path) -> str:
     raise DataFileError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; pass format= one of {FORMATS}")
 
 
-def load_fields(path: str | Path, *, format: str | None = None) -> FieldData:
-    """Read a data set in any supported format (detected from the path unless given)."""
+def load_fields(path: str | Path, *, format: str | None = None, samples: tuple[int, int] | None = None) -> FieldData:
+    """Read a data set in any supported format (detected from the path unless given).
+
+    ``samples=(start, stop)`` keeps those samples; zoo's sharded data sets then read only the
+    shards that hold them.
+    """
     path = Path(path)
     format = format or detect_format(path)
     readers = {"zoo": read_zoo, "neuralop": read_neuralop, "pdebench": read_pdebench, "the_well": read_the_well}
     if format not in readers:
         raise ValueError(f"unknown format {format!r}; supported: {FORMATS}")
-    return readers[format](path)
+    if format == "zoo":
+        return read_zoo(path, samples)
+    data = readers[format](path)
+    return data if samples is None else data.select(samples=slice(*samples))
 
 
-def read_zoo(directory: Path) -> FieldData:
-    fields, manifest = read_directory(directory)
+def read_zoo(directory: Path, samples: tuple[int, int] | None = None) -> FieldData:
+    fields, manifest = read_directory(directory, samples)
     timed = [n for n, axes in manifest["fields"].items() if len(axes) > 1 and axes[1] == "time"]
     static = [n for n in manifest["fields"] if n not in timed]
     if not timed:

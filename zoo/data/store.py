@@ -108,25 +108,36 @@ def shard_ranges(samples: int, shard_size: int) -> list[tuple[int, int]]:
     return [(i * shard_size, min(samples, (i + 1) * shard_size)) for i in range(math.ceil(samples / shard_size))]
 
 
-def read_directory(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Concatenate every shard of a data set along the sample axis: ``(fields, manifest)``."""
+def read_directory(
+    directory: Path, samples: tuple[int, int] | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Concatenate the shards of a data set along the sample axis: ``(fields, manifest)``.
+
+    ``samples=(start, stop)`` reads only the shards holding those samples, so the first samples
+    of a large (or still generating) data set load without the rest.
+    """
     directory = Path(directory)
     manifest = read_manifest(directory)
     ranges = shard_ranges(manifest["samples"], manifest["shard_size"])
-    missing = [shard_name(i) for i in range(len(ranges)) if not (directory / shard_name(i)).is_file()]
+    start, stop = samples if samples is not None else (0, manifest["samples"])
+    if not 0 <= start < stop <= manifest["samples"]:
+        raise ValueError(f"{directory}: samples {start}..{stop} outside the data set's 0..{manifest['samples']}")
+    needed = [i for i, (first, end) in enumerate(ranges) if first < stop and end > start]
+    missing = [shard_name(i) for i in needed if not (directory / shard_name(i)).is_file()]
     if missing:
         raise DataFileError(
             f"{directory}: incomplete, {len(missing)} of {len(ranges)} shards missing ({', '.join(missing[:3])}"
             f"{', ...' if len(missing) > 3 else ''}); rerun its generate command to finish it"
         )
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in manifest["fields"]}
-    for index, (start, stop) in enumerate(ranges):
+    for index in needed:
+        first, end = ranges[index]
         path = directory / shard_name(index)
         fields, metadata = read_shard(path)
-        if metadata["shard"]["start"] != start or metadata["shard"]["stop"] != stop:
-            raise DataFileError(f"{path}: holds samples {metadata['shard']['start']}..{metadata['shard']['stop']}, expected {start}..{stop}")
+        if metadata["shard"]["start"] != first or metadata["shard"]["stop"] != end:
+            raise DataFileError(f"{path}: holds samples {metadata['shard']['start']}..{metadata['shard']['stop']}, expected {first}..{end}")
         for name in parts:
-            if fields[name].shape[0] != stop - start:
-                raise DataFileError(f"{path}: field {name!r} has {fields[name].shape[0]} samples, expected {stop - start}")
-            parts[name].append(fields[name])
+            if fields[name].shape[0] != end - first:
+                raise DataFileError(f"{path}: field {name!r} has {fields[name].shape[0]} samples, expected {end - first}")
+            parts[name].append(fields[name][max(start - first, 0) : min(stop, end) - first])
     return {name: torch.cat(chunks) for name, chunks in parts.items()}, manifest
