@@ -214,3 +214,20 @@ def test_registered_timm_variants(name):
 def test_variant_refuses_pretrained_weights_that_do_not_exist():
     with pytest.raises(ValueError, match="no pretrained weights are published for zoo_afno_vit_tiny_patch16_224"):
         timm.create_model("zoo_afno_vit_tiny_patch16_224", pretrained=True)
+
+
+def test_variant_loads_named_weights_into_its_mixers(tmp_path):
+    from safetensors.torch import save_file
+
+    options = dict(img_size=32, patch_size=8, depth=1, num_classes=3)
+    torch.manual_seed(0)
+    trained = timm.create_model("zoo_global_filter_vit_tiny_patch16_224", **options).eval()
+    path = tmp_path / "weights.safetensors"
+    save_file(trained.state_dict(), str(path))
+    torch.manual_seed(1)
+    overlay = dict(file=str(path), num_classes=3)  # the head matches: timm loads it too
+    loaded = timm.create_model(
+        "zoo_global_filter_vit_tiny_patch16_224", pretrained=True, pretrained_cfg_overlay=overlay, **options
+    ).eval()
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), trained(x), rtol=0, atol=0)

@@ -6,7 +6,9 @@ timm ``VisionTransformer`` (ViT-Tiny sizes: width 192, depth 12) passed through
 ``set_input_size``, data configs, ``timm.create_model`` keyword overrides). They use global average pooling and no class token,
 as GFNet and AFNO do (a Fourier mixer gives prefix tokens only the mean token), and
 ``dynamic_img_size=True``, since Fourier mixing works on any patch grid. No pretrained weights are
-published: ``pretrained=True`` raises an error rather than silently returning a random model.
+published under these names: ``pretrained=True`` loads weights only from a source the caller names
+(``timm.create_model("hf-hub:<repo>", pretrained=True)``, a file overlay), and otherwise raises an
+error rather than silently returning a random model.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.models import VisionTransformer, build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models import VisionTransformer, build_model_with_cfg, generate_default_cfgs, load_pretrained, register_model
+from timm.models.vision_transformer import checkpoint_filter_fn
 
 from zoo.models.timm_swap import replace_attention
 
@@ -53,10 +56,23 @@ default_cfgs = generate_default_cfgs({
 def _create_fourier_vit(
     variant: str, pretrained: bool, mixer: str, mixer_kwargs: dict[str, Any], **kwargs: Any
 ) -> VisionTransformer:
-    if pretrained:
-        raise ValueError(f"no pretrained weights are published for {variant}; use pretrained=False")
     model = build_model_with_cfg(VisionTransformer, variant, pretrained=False, **dict(_TINY, **kwargs))
     replace_attention(model, mixer, **mixer_kwargs)
+    if pretrained:
+        # Checkpoints hold mixer weights, not attention weights: load them after the swap.
+        cfg = model.pretrained_cfg
+        if not any(cfg.get(source) for source in ("url", "hf_hub_id", "file", "state_dict")):
+            raise ValueError(
+                f"no pretrained weights are published for {variant}; use pretrained=False, or name "
+                "weights (timm.create_model('hf-hub:<repo>') or pretrained_cfg_overlay=dict(file=...))"
+            )
+        load_pretrained(
+            model,
+            pretrained_cfg=cfg,
+            num_classes=model.num_classes,
+            in_chans=kwargs.get("in_chans", 3),
+            filter_fn=checkpoint_filter_fn,
+        )
     return model
 
 
