@@ -1,0 +1,27 @@
+"""Each recipe's stored fields are its solver applied to its stored inputs."""
+
+import torch
+
+from zoo.data.recipes import burgers_recipe, darcy_recipe
+from zoo.pde import burgers_1d, darcy_2d
+
+
+def test_darcy_pressure_solves_the_stored_coefficient():
+    fields = darcy_recipe(resolution=9).solve(0, 3, seed=0)
+    a, u = fields["coefficient"], fields["pressure"]
+    assert a.shape == (3, 9, 9) and u.shape == (3, 1, 9, 9)
+    assert set(a.unique().tolist()) <= {3.0, 12.0}
+    assert torch.allclose(u[:, 0], darcy_2d(a.double(), 1.0).float(), atol=1e-7)
+
+
+def test_darcy_solve_factor_keeps_every_kth_node_of_the_fine_solve():
+    coarse = darcy_recipe(resolution=5, solve_factor=4).solve(0, 2, seed=1)
+    fine = darcy_recipe(resolution=17).solve(0, 2, seed=1)  # same nodes count: 4 * (5 - 1) + 1
+    assert torch.equal(coarse["coefficient"], fine["coefficient"][:, ::4, ::4])
+    assert torch.equal(coarse["pressure"], fine["pressure"][..., ::4, ::4])
+
+
+def test_burgers_trajectories_start_from_the_stored_initial_condition():
+    u = burgers_recipe(viscosity=0.05, resolution=64, steps=2, record_every=0.1).solve(0, 2, seed=0)["u"]
+    assert u.shape == (2, 3, 64)
+    assert torch.allclose(u[:, 1:], burgers_1d(u[:, 0], 0.05, 0.2, record_every=0.1), atol=1e-5)
