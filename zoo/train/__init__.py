@@ -1,7 +1,7 @@
 """Training and fine-tuning: the trainer, losses, physics-informed residuals, checkpoints, DDP."""
 
 from zoo.train.losses import relative_h1, relative_l2, relative_lp
-from zoo.train.objectives import Autoregressive, PhysicsInformed, Supervised, unroll
+from zoo.train.objectives import Autoregressive, PartiallyLabelled, PhysicsInformed, Supervised, unroll
 from zoo.train.physics import (
     BurgersPhysics,
     DarcyPhysics,
@@ -17,6 +17,7 @@ __all__ = [
     "BurgersPhysics",
     "DarcyPhysics",
     "NavierStokesPhysics",
+    "PartiallyLabelled",
     "PhysicsInformed",
     "Supervised",
     "TrainConfig",

@@ -1,4 +1,8 @@
-"""Atomic writes: a reader (or a resumed run) sees the old file or the new one, never half of one."""
+"""Atomic writes: a reader (or a resumed run) sees the old file or the new one, never half of one.
+
+Single files go through :func:`zoo.hub.files.atomic_path` (temporary file, fsync, ``os.replace``);
+checkpoints are directories of several files that must appear together.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from zoo.hub.files import atomic_path
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp_path)`` then move the finished file onto ``path`` in one rename."""
+    """Write ``data`` to ``path`` (parents created) through a temporary file and ``os.replace``."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        _fsync(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
 
 
 def atomic_directory(path: Path, write: Callable[[Path], object]) -> None:
@@ -44,14 +39,10 @@ def atomic_directory(path: Path, write: Callable[[Path], object]) -> None:
         write(tmp)
         for file in tmp.rglob("*"):
             if file.is_file():
-                _fsync(file)
+                with open(file, "rb") as handle:
+                    os.fsync(handle.fileno())
         if path.exists():
             os.replace(path, staging / f"{path.name}.old")
         os.replace(tmp, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as file:
-        os.fsync(file.fileno())

@@ -17,11 +17,12 @@ alone. Trajectories put time and channels together on axis 1, oldest frame first
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from zoo.train.losses import relative_h1, relative_l2, relative_lp
 
@@ -208,6 +209,26 @@ class PhysicsInformed:
             mask = slice(None) if labelled is None else labelled.bool()
             metrics["relative_l2"] = relative_l2(prediction[mask], targets[mask], reduction="none")
         return metrics
+
+
+class PartiallyLabelled(Dataset):
+    """Items ``(inputs, targets, labelled)`` of a paired dataset where only ``labelled`` indices
+    count as labelled: the hybrid setting of :class:`PhysicsInformed`, a few solved samples plus
+    many inputs with the equation alone. Unlabelled targets are never read by the loss."""
+
+    def __init__(self, dataset: Dataset, labelled: Iterable[int]) -> None:
+        self.dataset = dataset
+        self.labelled = frozenset(int(i) for i in labelled)
+        outside = [i for i in self.labelled if not 0 <= i < len(dataset)]
+        if outside:
+            raise IndexError(f"labelled indices {sorted(outside)[:5]} are outside the dataset of {len(dataset)} items")
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        inputs, targets = self.dataset[index]
+        return inputs, targets, torch.tensor(index in self.labelled)
 
 
 def _labelled_pair(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:

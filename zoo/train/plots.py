@@ -13,7 +13,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from zoo.train.atomic import atomic_write
+from zoo.hub.files import atomic_path
 
 
 def plot_loss_curves(records: Sequence[dict[str, Any]], path: Path) -> None:
@@ -58,4 +58,6 @@ def _scalar_keys(records: Sequence[dict[str, Any]], *, exclude: tuple[str, ...])
 
 def _save(figure: Figure, path: Path) -> None:
     FigureCanvasAgg(figure)
-    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")

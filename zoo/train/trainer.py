@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from zoo.train.batching import BatchPlan
 from zoo.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_model_files
-from zoo.train.atomic import atomic_directory
+from zoo.train.atomic import atomic_directory, atomic_write_bytes
 from zoo.train.distributed import DistributedContext, all_reduce_sum, init_distributed, union_of_keys
 from zoo.train.evaluation import as_datasets, evaluate, flatten_metrics, move_to
 from zoo.train.metrics import MetricsLog
@@ -199,8 +199,7 @@ class Trainer:
         if not (resume and self._resume()):
             seed_everything(config.seed)
         if self.out_dir and self.context.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            atomic_write_bytes(self.out_dir / "train_config.json", json.dumps(config.to_dict(), indent=2).encode())
         batches = self._train_batches()
         running: dict[str, torch.Tensor] = {}
         counts: dict[str, int] = {}
