@@ -89,3 +89,14 @@ def test_manifest_and_shard_headers_are_plain_json(tmp_path):
     _, shard_meta = read_shard(tmp_path / shard_name(0))
     assert manifest["equation"] == shard_meta["equation"] == "navier_stokes_2d"
     assert shard_meta["shard"]["start"] == 0 and manifest["zoo_version"]
+
+
+def test_a_data_set_grows_or_shrinks_by_sample_count_keeping_finished_shards(tmp_path):
+    generate(tmp_path, small_recipe(), samples=3, seed=0, shard_size=2, progress=False)
+    first = (tmp_path / shard_name(0)).stat().st_mtime_ns
+    generate(tmp_path, small_recipe(), samples=4, seed=0, shard_size=2, progress=False)
+    grown, manifest = read_directory(tmp_path)
+    assert manifest["samples"] == 4 and grown["vorticity"].shape[0] == 4
+    assert (tmp_path / shard_name(0)).stat().st_mtime_ns == first  # kept; shard 1 was redone for 2..4
+    reference = navier_stokes_recipe(viscosity=1e-3, resolution=16, steps=2, record_every=0.5).solve(3, 4, 0)
+    assert torch.allclose(grown["vorticity"][3:], reference["vorticity"], atol=1e-6)

@@ -8,6 +8,7 @@ the order in which shards are produced.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from tqdm.auto import tqdm
 
 from zoo.data.store import (
@@ -28,6 +30,18 @@ from zoo.data.store import (
     write_manifest,
     write_shard,
 )
+
+
+def shard_samples(path: Path) -> tuple[int, int] | None:
+    """``(start, stop)`` of the samples a finished shard holds, from its header; ``None`` if absent."""
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(path, framework="pt") as handle:
+            shard = json.loads((handle.metadata() or {}).get("zoo", "{}")).get("shard", {})
+    except (SafetensorError, OSError, json.JSONDecodeError):
+        return None  # unreadable: produce it again
+    return shard.get("start"), shard.get("stop")
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -69,7 +83,9 @@ def generate(
     """Produce every missing shard of the data set in ``directory``; return its manifest.
 
     A directory that already holds a different data set (other equation, parameters, seed, ...)
-    is an error, never overwritten.
+    is an error, never overwritten. Only ``samples`` may change: since each sample depends on its
+    index alone, a data set grows (or is cut short) by rerunning with another count, and every
+    finished shard that still covers the same samples is kept.
     """
     from zoo import __version__
 
@@ -88,7 +104,8 @@ def generate(
     }
     if (directory / MANIFEST).exists():
         existing = read_manifest(directory)
-        identity = {k: v for k, v in existing.items() if k not in ("zoo_version", "command")}
+        identity = {k: v for k, v in existing.items() if k not in ("zoo_version", "command", "samples")}
+        identity["samples"] = samples
         if identity != manifest:
             changed = sorted(k for k in set(identity) | set(manifest) if identity.get(k) != manifest.get(k))
             raise DataFileError(
@@ -98,7 +115,7 @@ def generate(
     manifest |= {"zoo_version": __version__, "command": command}
     write_manifest(directory, manifest)
     ranges = shard_ranges(samples, shard_size)
-    todo = [i for i in range(len(ranges)) if not (directory / shard_name(i)).is_file()]
+    todo = [i for i, (start, stop) in enumerate(ranges) if shard_samples(directory / shard_name(i)) != (start, stop)]
     done = samples - sum(ranges[i][1] - ranges[i][0] for i in todo)
     with tqdm(total=samples, initial=done, disable=not progress, desc=recipe.equation, unit="sample", mininterval=10) as bar:
         for index in todo:
