@@ -116,3 +116,35 @@ def test_eval_of_a_time_stepper_rolls_out_whole_trajectories(tmp_path, capsys):
     assert row["metrics"]["relative_l2"] == pytest.approx(relative_l2(rollout, fields[:, 1:]).item(), rel=1e-5)
     assert len(row["metrics"]["rollout_relative_l2"]) == 4
     assert "last step" in capsys.readouterr().out
+
+
+def test_train_a_time_stepper_in_physical_units_with_statistics_of_the_data(tmp_path):
+    fields = 3.0 + 2.0 * heat_fields(12, 32, [0.25 * i for i in range(6)], seed=2)  # mean 3, not unit scale
+    torch.save({"input": fields[:, 0].double(), "output": fields.double()}, tmp_path / "trajectories.pt")
+    backbone = {"architecture": "FNO", "config": {**FNO_CONFIG, "in_channels": 2}}
+    config = write_config(
+        tmp_path / "run.yaml",
+        model={"architecture": "AutoregressiveOperator", "config": {"backbone": backbone, "history": 2, "channels": 1}},
+        data={"train": str(tmp_path / "trajectories.pt"), "eval": str(tmp_path / "trajectories.pt"), "normalise": True},
+        trainer={"max_steps": 4, "batch_size": 8, "device": "cpu"},
+    )
+    assert main(["train", str(config), "--out-dir", str(tmp_path / "run"), "--quiet"]) == 0
+    saved = read_config(tmp_path / "run" / "model")["config"]
+    # One-step windows with 2 frames of history: the targets are frames 2..5 of every trajectory.
+    targets = fields[:, 2:].double()
+    assert saved["field_mean"] == pytest.approx([targets.mean().item()], rel=1e-6)
+    assert saved["field_std"] == pytest.approx([targets.std().item()], rel=1e-6)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(records[-1]["rollout_relative_l2"]) == 4  # evaluated on the whole rollout
+
+
+def test_normalising_a_model_without_statistics_is_one_clear_error(tmp_path, capsys):
+    data = save_neuralop_pairs(tmp_path / "train.pt", heat_pairs(8))
+    config = write_config(
+        tmp_path / "run.yaml",
+        model={"architecture": "FNO", "config": FNO_CONFIG},
+        data={"train": str(data), "normalise": True},
+        trainer={"max_steps": 1, "batch_size": 4, "device": "cpu"},
+    )
+    assert main(["train", str(config), "--quiet"]) == 1
+    assert "data.normalise: FNO holds no normalisation" in capsys.readouterr().err

@@ -114,6 +114,7 @@ def run_training(config: dict[str, Any], args: argparse.Namespace) -> int:
     from zoo.train.config import ConfigError, build_model, build_objective, check_keys, load_sources
     from zoo.train.distributed import shutdown_distributed
     from zoo.train.finetune import finetuning_groups
+    from zoo.train.normalisation import normalised_to
     from zoo.train.trainer import TrainConfig, Trainer, seed_everything
 
     trainer_settings = dict(config.get("trainer", {}))
@@ -130,7 +131,7 @@ def run_training(config: dict[str, Any], args: argparse.Namespace) -> int:
     if "model" not in config or "data" not in config or "train" not in config["data"]:
         raise ConfigError("a run configuration needs a 'model' section and 'data' with 'train'")
     data_spec = config["data"]
-    check_keys(data_spec, ("train", "eval", "task", "pairs", "windows", "eval_windows"), "data")
+    check_keys(data_spec, ("train", "eval", "task", "pairs", "windows", "eval_windows", "normalise"), "data")
     seed_everything(train_config.seed)  # the same initial weights on every process and every run
     model = build_model(config["model"])
     data_spec, objective_spec = _defaults_for(model, data_spec, config.get("objective"))
@@ -141,6 +142,11 @@ def run_training(config: dict[str, Any], args: argparse.Namespace) -> int:
     if "eval" in data_spec:
         eval_sets = _datasets(load_sources(data_spec["eval"], where="data.eval"), data_spec, windows_key="eval_windows")
     model = _fit_model_to(model, train_sets + (eval_sets or []), new_heads=finetune.pop("new_heads", False))
+    if data_spec.get("normalise", False):
+        try:
+            model = normalised_to(model, train_sets[0])
+        except ValueError as error:
+            raise ConfigError(f"data.normalise: {error}") from None
     param_groups = finetuning_groups(model, **finetune) if finetune else None
     trainer = Trainer(
         model,

@@ -14,6 +14,8 @@
       pairs: {input_times: [0], target_times: [-1], include_static: true}
       windows: {history: 10, horizon: 1, stride: 1, include_static: false}
       eval_windows: {history: 10, horizon: all}   # optional: evaluation windows ("all": whole rollout)
+      normalise: false              # true: per-channel statistics of the training data go into the
+                                    # config of a FieldOperator / AutoregressiveOperator model
     objective:                      # optional; default supervised relative L2
       kind: supervised              # supervised | autoregressive | physics_informed
       loss: relative_l2             # supervised, autoregressive; data_loss for physics_informed

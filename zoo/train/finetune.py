@@ -23,8 +23,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from zoo.layers.spectral_conv import SpectralConv
-from zoo.models.registry import create_model
 from zoo.train.distributed import DistributedContext
+from zoo.train.normalisation import with_config
 from zoo.train.objectives import PhysicsFn, PhysicsInformed
 from zoo.train.trainer import TrainConfig, Trainer
 
@@ -90,12 +90,7 @@ def with_channels(model: nn.Module, *, in_channels: int | None = None, out_chann
     if config is None:
         raise TypeError(f"{type(model).__name__} has no config: only registered architectures can get new heads")
     _set_channels(type(model).__name__, config, in_channels, out_channels)
-    new = create_model(type(model).__name__, **config)
-    new.to(next(model.parameters()).device)
-    old_state, new_state = model.state_dict(), new.state_dict()
-    carried = {k: v for k, v in old_state.items() if k in new_state and new_state[k].shape == v.shape}
-    new.load_state_dict(carried, strict=False)
-    return new
+    return with_config(model, **config)
 
 
 def _set_channels(name: str, config: dict[str, Any], in_channels: int | None, out_channels: int | None) -> None:
