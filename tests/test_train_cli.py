@@ -77,6 +77,13 @@ def test_finetune_gives_new_heads_for_new_channels_and_records_the_base_model(tm
     assert read_config(tmp_path / "tuned" / "model")["metadata"]["base_model"] == str(source)
 
 
+def test_the_command_line_offers_every_spectral_mode():
+    from zoo.train.cli import SPECTRAL_CHOICES
+    from zoo.train.finetune import SPECTRAL_MODES
+
+    assert SPECTRAL_CHOICES == SPECTRAL_MODES
+
+
 def test_finetune_on_a_grid_coarser_than_the_modes_is_refused(tmp_path, capsys):
     source = pretrained_fno(tmp_path)
     data = save_neuralop_pairs(tmp_path / "coarse.pt", heat_pairs(8, size=8))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# zoo.train.finetune.SPECTRAL_MODES, spelled out so that `zoo --help` imports no training code.
 SPECTRAL_CHOICES = ("train", "freeze", "lora")
 
 

@@ -79,11 +79,6 @@ def union_of_keys(values: dict[str, object], context: DistributedContext) -> lis
     return sorted(keys)
 
 
-def barrier(context: DistributedContext) -> None:
-    if context.enabled:
-        dist.barrier()
-
-
 def shutdown_distributed(context: DistributedContext) -> None:
     if context.enabled and dist.is_initialized():
         dist.destroy_process_group()
