@@ -300,3 +300,35 @@ def test_compiled_training_takes_the_same_steps_as_eager():
     runs = [Trainer(tiny_fno(), heat_pairs(32), config(max_steps=10, log_every=1, compile=compiled)).fit() for compiled in (False, True)]
     eager, compiled = ([r["loss"] for r in history] for history in runs)
     assert compiled == pytest.approx(eager, rel=1e-4)
+
+
+class Persistence(torch.nn.Module):
+    """Predicts that the last frame (of ``channels`` channels) stays as it is."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, window):
+        return window[:, -self.channels :]
+
+
+def test_autoregressive_evaluation_with_two_channel_frames_reports_the_error_of_each_step():
+    frames = torch.randn(2, 4, 2, 8, generator=torch.Generator().manual_seed(0))  # (B, T, C, X)
+    metrics = Autoregressive(history=1, channels=2).evaluate(Persistence(2), frames.flatten(1, 2))
+    # Persistence predicts frame 0 at every step: step s errs by ||u_s - u_0|| / ||u_s||.
+    expected = torch.stack([(frames[:, s] - frames[:, 0]).flatten(1).norm(dim=1) / frames[:, s].flatten(1).norm(dim=1) for s in (1, 2, 3)], 1)
+    torch.testing.assert_close(metrics["rollout_relative_l2"], expected)
+    whole = (frames[:, 1:] - frames[:, :1]).flatten(1).norm(dim=1) / frames[:, 1:].flatten(1).norm(dim=1)
+    torch.testing.assert_close(metrics["relative_l2"], whole)
+
+
+def test_physics_informed_rollout_feeds_the_residual_the_whole_predicted_trajectory():
+    seen = {}
+
+    def physics(inputs, prediction):
+        seen["prediction"] = prediction
+        return prediction.square().mean()
+
+    PhysicsInformed(physics, rollout_steps=3)(Shift(), torch.zeros(2, 1, 5))
+    assert seen["prediction"][:, :, 0].tolist() == [[1, 2, 3]] * 2
