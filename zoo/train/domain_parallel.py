@@ -48,7 +48,9 @@ class SlabSpectralConv2d(nn.Module):
         self.conv = conv
         self.group = group
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, in, H / P, W) -> (B, out, H / P, W)``; ``bias`` ``(out,)`` is added to every point,
+        as :meth:`SpectralConv.forward` does."""
         ranks, rank = dist.get_world_size(self.group), dist.get_rank(self.group)
         batch, channels, local_rows, width = x.shape
         height = local_rows * ranks
@@ -67,7 +69,8 @@ class SlabSpectralConv2d(nn.Module):
         y_hat = torch.fft.ifft(torch.cat([y_hat[:, :, :rows_pos], zeros, y_hat[:, :, rows_pos:]], dim=2), dim=2, norm="forward")
         # (B, O, H, chunk) column slab -> (B, O, H/P, P*chunk) row slab
         y_hat = _exchange(y_hat.unflatten(2, (ranks, local_rows)).movedim(2, 0), self.group).movedim(0, -2).flatten(-2)
-        return torch.fft.irfft(y_hat[..., :columns], n=width, dim=-1, norm="forward").to(x.dtype)
+        y = torch.fft.irfft(y_hat[..., :columns], n=width, dim=-1, norm="forward")
+        return (y if bias is None else y + bias[:, None, None]).to(x.dtype)
 
 
 def _pad_last(x: torch.Tensor, size: int) -> torch.Tensor:
