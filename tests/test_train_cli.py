@@ -155,3 +155,25 @@ def test_normalising_a_model_without_statistics_is_one_clear_error(tmp_path, cap
     )
     assert main(["train", str(config), "--quiet"]) == 1
     assert "data.normalise: FNO holds no normalisation" in capsys.readouterr().err
+
+
+def test_finetune_a_time_stepper_onto_a_two_field_system(tmp_path):
+    import h5py
+
+    seed_everything(0)
+    stepper = AutoregressiveOperator({"architecture": "FNO", "config": FNO_CONFIG}, history=1, channels=1)
+    source = save_pretrained(stepper, tmp_path / "stepper")
+    # A PDEBench "variables" file: two fields (N, T, X), here two heat-equation solutions.
+    times = [0.25 * i for i in range(5)]
+    with h5py.File(tmp_path / "two_fields.h5", "w") as file:
+        file["Vx"] = heat_fields(8, 32, times, seed=1).numpy()
+        file["Vy"] = heat_fields(8, 32, times, seed=2).numpy()
+        file["t-coordinate"] = times
+    data = str(tmp_path / "two_fields.h5")
+    code = main(["finetune", "--from", str(source), "--data", data, "--eval-data", data, "--max-steps", "3",
+                 "--batch-size", "8", "--device", "cpu", "--out-dir", str(tmp_path / "tuned"), "--quiet"])  # fmt: skip
+    assert code == 0
+    tuned = from_pretrained(tmp_path / "tuned" / "model")
+    assert (tuned.history, tuned.channels, tuned.backbone.in_channels, tuned.backbone.out_channels) == (1, 2, 2, 2)
+    records = [json.loads(line) for line in (tmp_path / "tuned" / "metrics.jsonl").read_text().splitlines()]
+    assert len(records[-1]["rollout_relative_l2"]) == 4  # rolled out with 2-channel frames

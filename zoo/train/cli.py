@@ -135,7 +135,7 @@ def run_training(config: dict[str, Any], args: argparse.Namespace) -> int:
     check_keys(data_spec, ("train", "eval", "task", "pairs", "windows", "eval_windows", "normalise"), "data")
     seed_everything(train_config.seed)  # the same initial weights on every process and every run
     model = build_model(config["model"])
-    data_spec, objective_spec = _defaults_for(model, data_spec, config.get("objective"))
+    data_spec = _data_defaults_for(model, data_spec)
     finetune = dict(config.get("finetune", {}))
     check_keys(finetune, ("new_heads", "spectral", "spectral_lr_scale", "lora_rank"), "finetune")
     train_sets = _datasets(load_sources(data_spec["train"], where="data.train"), data_spec)
@@ -153,7 +153,7 @@ def run_training(config: dict[str, Any], args: argparse.Namespace) -> int:
         model,
         train_sets,
         train_config,
-        objective=build_objective(objective_spec),
+        objective=build_objective(_objective_for(model, config.get("objective"))),
         eval_data=eval_sets,
         param_groups=param_groups,
         metadata=config.get("metadata"),
@@ -169,16 +169,26 @@ def run_training(config: dict[str, Any], args: argparse.Namespace) -> int:
     return 0
 
 
-def _defaults_for(model: Any, data_spec: dict[str, Any], objective_spec: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """A time stepper (a model with ``history`` and ``channels``) trains on windows with an
-    autoregressive objective and is evaluated on its whole rollout, unless the config says otherwise."""
-    if not (hasattr(model, "history") and hasattr(model, "channels")):
-        return data_spec, objective_spec
+def _is_time_stepper(model: Any) -> bool:
+    return hasattr(model, "history") and hasattr(model, "channels")
+
+
+def _data_defaults_for(model: Any, data_spec: dict[str, Any]) -> dict[str, Any]:
+    """A time stepper trains on one-step windows of its history and is evaluated on whole
+    rollouts, unless the config says otherwise."""
+    if not _is_time_stepper(model):
+        return data_spec
     data_spec = {"task": "windows", "windows": {"history": model.history, "horizon": 1}, **data_spec}
     data_spec.setdefault("eval_windows", {"history": model.history, "horizon": "all"})
-    if objective_spec is None:
-        objective_spec = {"kind": "autoregressive", "history": model.history, "channels": model.channels}
-    return data_spec, objective_spec
+    return data_spec
+
+
+def _objective_for(model: Any, objective_spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The configured objective, or for a time stepper the autoregressive one (for its final
+    channels, after any new heads)."""
+    if objective_spec is None and _is_time_stepper(model):
+        return {"kind": "autoregressive", "history": model.history, "channels": model.channels}
+    return objective_spec
 
 
 def _datasets(fields: list, data_spec: dict[str, Any], *, windows_key: str = "windows") -> list:
@@ -207,7 +217,7 @@ def _fit_model_to(model: Any, datasets: list, *, new_heads: bool) -> Any:
         )
     for dataset in datasets:
         x, y = default_collate([dataset[0]])
-        check_data_fits(model, x, y if not hasattr(model, "history") else None)
+        check_data_fits(model, x, None if _is_time_stepper(model) else y)
     return model
 
 
@@ -223,8 +233,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     model = from_pretrained(args.model).to(device)
-    data_spec, objective_spec = _defaults_for(model, {}, None)
-    objective = build_objective(objective_spec)
+    data_spec = _data_defaults_for(model, {})
+    objective = build_objective(_objective_for(model, None))
     layers = spectral_layers(model)
     rows = []
     for path in args.data:
@@ -233,7 +243,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             fields = full.subsample(factor) if factor != 1 else full
             (dataset,) = build_datasets([fields], data_spec, windows_key="eval_windows")
             x, y = (t[None] for t in dataset[0])
-            check_data_fits(model, x, y if not hasattr(model, "history") else None)
+            check_data_fits(model, x, None if _is_time_stepper(model) else y)
             (result,) = evaluate(model, objective, dataset, batch_size=args.batch_size, device=device)
             rows.append({"data": str(path), "grid": list(fields.spatial_shape), "subsample": factor, "samples": result.samples, "metrics": result.metrics})
     width = max(len(r["data"]) for r in rows)
