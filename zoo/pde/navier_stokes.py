@@ -9,8 +9,9 @@ Axis ``-2`` of a field is x and axis ``-1`` is y, with grid points ``x_i = i / n
 paper's solver). Scheme: pseudo-spectral in space with the 2/3 rule on the advection term, and in
 time Crank-Nicolson for diffusion combined with Heun's method (explicit trapezoid) for advection and
 forcing: second order in time, where the FNO paper's solver (Crank-Nicolson + forward Euler,
-dt = 1e-4) is first order. Second order is what lets a 100x larger step (0.01 at 64x64) be 10x more accurate than the paper's
-(measured in BENCHMARKS.md), and CN keeps the stiff diffusion unconditionally stable.
+dt = 1e-4) is first order. Second order is what lets a 100x larger step (0.01 at 64x64) be 10x
+more accurate than the paper's (measured in BENCHMARKS.md), and CN keeps the stiff diffusion
+unconditionally stable.
 """
 
 from __future__ import annotations
