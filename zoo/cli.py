@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Modules that define ``add_commands(subparsers)``; each subcommand sets ``func(args) -> int``.
-COMMAND_MODULES: tuple[str, ...] = ("zoo.data.cli", "zoo.hub.cli", "zoo.train.cli")
+COMMAND_MODULES: tuple[str, ...] = ("zoo.demo", "zoo.data.cli", "zoo.hub.cli", "zoo.train.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
