@@ -10,11 +10,41 @@ from torch import nn
 from zoo.layers.activations import make_activation
 
 
-class PointwiseLinear(nn.Module):
-    """``y[b, o, *x] = sum_i W[o, i] u[b, i, *x] + bias[o]`` for ``u`` of shape ``(B, in, *spatial)``.
+def pointwise_linear(
+    u: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    add: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``y[b, o, *x] = sum_i W[o, i] u[b, i, *x] + bias[o] (+ add[b, o, *x])`` on channels-first fields.
 
-    One GEMM over all points (``W @ u.flatten(2)``), which on CPU is faster than a ``Conv{1,2,3}d``
-    with a 1x1 kernel and works for any number of spatial axes.
+    Args:
+        u: ``(B, in, *spatial)``.
+        weight: ``(out, in)``.
+        bias: ``(out,)`` or ``None``.
+        add: ``(B, out, *spatial)`` or ``None``: a field the GEMM accumulates into (its ``beta = 1``
+            term), which saves the separate pass over memory that ``y + add`` would cost.
+
+    One batched GEMM over all points (``W @ u.flatten(2)``), which on CPU is faster than a
+    ``Conv{1,2,3}d`` with a 1x1 kernel and works for any number of spatial axes.
+    """
+    flat = u.flatten(2)
+    batch, points = flat.shape[0], flat.shape[-1]
+    if add is not None:
+        start = add.flatten(2) if bias is None else add.flatten(2) + bias[:, None]
+    elif bias is not None:
+        start = bias[:, None].expand(batch, -1, points)
+    else:
+        return torch.matmul(weight, flat).view(batch, weight.shape[0], *u.shape[2:])
+    out = torch.baddbmm(start, weight.expand(batch, -1, -1), flat)
+    return out.view(batch, weight.shape[0], *u.shape[2:])
+
+
+class PointwiseLinear(nn.Module):
+    """``y[b, o, *x] = sum_i W[o, i] u[b, i, *x] + bias[o]``: :func:`pointwise_linear` as a module.
+
+    Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)``.
     """
 
     def __init__(
@@ -42,13 +72,9 @@ class PointwiseLinear(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, bias={self.bias is not None}"
 
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        flat = u.flatten(2)
-        if self.bias is None:
-            out = torch.matmul(self.weight, flat)
-        else:
-            out = torch.baddbmm(self.bias[:, None].expand(u.shape[0], -1, flat.shape[-1]), self.weight.expand(u.shape[0], -1, -1), flat)
-        return out.view(u.shape[0], self.out_channels, *u.shape[2:])
+    def forward(self, u: torch.Tensor, *, add: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, in, *spatial) -> (B, out, *spatial)``, plus ``add`` when given (see :func:`pointwise_linear`)."""
+        return pointwise_linear(u, self.weight, self.bias, add=add)
 
 
 class ChannelMLP(nn.Module):
@@ -69,5 +95,6 @@ class ChannelMLP(nn.Module):
         self.act = make_activation(activation)
         self.fc2 = PointwiseLinear(hidden_channels, out_channels, device=device, dtype=dtype)
 
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(u)))
+    def forward(self, u: torch.Tensor, *, add: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, in, *spatial) -> (B, out, *spatial)``; ``add`` (e.g. a residual) is summed by the last GEMM."""
+        return self.fc2(self.act(self.fc1(u)), add=add)

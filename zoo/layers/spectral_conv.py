@@ -102,7 +102,13 @@ class SpectralConv(nn.Module):
             f"{self.in_channels}, {self.out_channels}, modes={self.modes}, backend={self.backend!r}"
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, in, *spatial) -> (B, out, *spatial)``.
+
+        ``bias`` ``(out,)``, when given, is added to every point of the output at no cost: a constant
+        field is its zero-frequency coefficient alone, so it is added to that one mode (an FNO
+        block moves its pointwise path's bias here).
+        """
         check_field(x, self.in_channels, self.ndim, name="SpectralConv input")
         spatial = x.shape[2:]
         field = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
@@ -116,6 +122,8 @@ class SpectralConv(nn.Module):
             y_hat = mode_product(x_hat, self.weight, kept=kept, out_modes=out_modes, backend=self.backend)
         else:
             y_hat = mode_product(self.transform(field), self.weight_for(spatial), backend=self.backend)
+        if bias is not None:
+            y_hat[(slice(None), slice(None), *([0] * self.ndim))] += bias
         return self.inverse_transform(y_hat, spatial).to(x.dtype)
 
     def kept_per_axis(self, spatial: Sequence[int]) -> list[tuple[int, int]]:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.layers.activations import make_activation
-from zoo.layers.pointwise import ChannelMLP, PointwiseLinear
+from zoo.layers.pointwise import ChannelMLP, PointwiseLinear, pointwise_linear
 from zoo.layers.spectral_conv import SpectralConv
 from zoo.layers.validation import check_field
 from zoo.models.registry import register_model
@@ -55,8 +55,12 @@ class FourierBlock(nn.Module):
         self.mlp = ChannelMLP(width, hidden, width, device=device, dtype=dtype) if hidden else None
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        u = self.act(self.norm(self.spectral(u) + self.pointwise(u)))
-        return u if self.mlp is None else u + self.mlp(u)
+        """``(B, width, *spatial) -> (B, width, *spatial)``."""
+        # K u + W u + b without a pass over memory for either sum: the bias is added to the
+        # spectral path's zero-frequency mode and the pointwise GEMM accumulates onto K u.
+        spectral = self.spectral(u, bias=self.pointwise.bias)
+        u = self.act(self.norm(pointwise_linear(u, self.pointwise.weight, add=spectral)))
+        return u if self.mlp is None else self.mlp(u, add=u)
 
 
 def _make_norm(norm: str | None, width: int, *, device, dtype) -> nn.Module:

@@ -1,0 +1,185 @@
+"""Pruned real Fourier transforms: a real field to its kept low modes, and back.
+
+The forward transform runs ``rfft`` on the last axis, keeps the kept columns, then ``fft`` on each
+other axis, keeping its kept rows; the inverse zero-fills the dropped rows, runs ``ifft`` on each
+outer axis and ends with a one-dimensional ``irfft``. Both are exact and never hand a
+multi-dimensional C2R transform a spectrum that is not Hermitian on its outer axes (cuFFT and
+pocketfft disagree on such spectra, pytorch#154496).
+
+Each transform's gradient is the other one, pruned too. Plain autograd would differentiate through
+the full transforms instead: the gradient of a pruned ``rfft`` zero-pads back to the whole
+spectrum and runs a full complex FFT, several times the work of the pruned forward pass. With
+``c_k = 1`` on the last axis' zero and Nyquist columns and ``2`` elsewhere (the columns that stand
+for a conjugate pair), the forward transform ``X = T(x)`` and inverse ``y = S(Y) = Re sum_k c_k Y_k
+e^{2 pi i k.x}`` satisfy ``grad_x = S'(grad_X / c)`` and ``grad_Y = c T'(grad_y)``, where ``'``
+swaps the normalisation (``"forward"`` <-> ``"backward"``).
+
+On CPU the last axis is transformed by a GEMM with its DFT matrix when few columns are kept: that
+reads the field once and writes only the kept columns, where ``rfft`` writes the whole half
+spectrum, and a GEMM runs near the CPU's peak while a short FFT does not (see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+import torch
+
+_DUAL_NORM = {"forward": "backward", "backward": "forward"}
+
+Kept = Sequence[tuple[int, int]]
+
+
+def pruned_rfftn(x: torch.Tensor, dims: Sequence[int], kept: Kept, *, norm: str = "forward") -> torch.Tensor:
+    """Kept Fourier modes of a real field.
+
+    Args:
+        x: real tensor; ``dims`` are its spatial axes (the last one is transformed with ``rfft``).
+        dims: the transformed axes, in increasing order.
+        kept: per axis of ``dims`` the ``(non-negative, negative)`` frequency counts kept; the
+            last axis keeps only non-negative ones (``n_neg = 0``).
+        norm: ``"forward"`` (divide by the number of points) or ``"backward"`` (no scaling).
+
+    Returns:
+        complex tensor, ``x``'s shape with axis ``dims[d]`` of length ``sum(kept[d])``: frequencies
+        ``0 .. n_pos - 1`` then ``-n_neg .. -1``.
+    """
+    return _PrunedRFFT.apply(x, _axes(dims, x.ndim), tuple(kept), _check_norm(norm))
+
+
+def pruned_irfftn(
+    y_hat: torch.Tensor, dims: Sequence[int], kept: Kept, spatial: Sequence[int], *, norm: str = "forward"
+) -> torch.Tensor:
+    """The real field of ``spatial`` points per axis whose kept modes are ``y_hat``, all others zero.
+
+    Inverse of :func:`pruned_rfftn` with the same ``dims``, ``kept`` and ``norm`` (``"forward"``
+    applies no scaling, ``"backward"`` divides by the number of points). The imaginary parts of the
+    last axis' zero and Nyquist columns are ignored, as ``irfft`` does.
+    """
+    return _PrunedIRFFT.apply(y_hat, _axes(dims, y_hat.ndim), tuple(kept), tuple(spatial), _check_norm(norm))
+
+
+def _axes(dims: Sequence[int], ndim: int) -> tuple[int, ...]:
+    return tuple(d % ndim for d in dims)
+
+
+def _check_norm(norm: str) -> str:
+    if norm not in _DUAL_NORM:
+        raise ValueError(f"unknown norm {norm!r}; choose one of {sorted(_DUAL_NORM)}")
+    return norm
+
+
+def _forward(x: torch.Tensor, dims, kept, norm: str) -> torch.Tensor:
+    last, columns = dims[-1], kept[-1][0]
+    if _last_axis_by_gemm(x, x.shape[last], columns):
+        rows = x.movedim(last, -1)
+        pairs = rows @ _dft_matrix(rows.shape[-1], columns, norm, inverse=False, dtype=x.dtype, device=x.device)
+        x_hat = torch.view_as_complex(pairs.unflatten(-1, (columns, 2))).movedim(-1, last)
+    else:
+        x_hat = torch.fft.rfft(x, dim=last, norm=norm).narrow(last, 0, columns)
+    for dim, (n_pos, n_neg) in zip(dims[:-1], kept[:-1]):
+        x_hat = torch.fft.fft(x_hat, dim=dim, norm=norm)
+        if n_pos + n_neg < x_hat.shape[dim]:
+            x_hat = torch.cat(
+                [x_hat.narrow(dim, 0, n_pos), x_hat.narrow(dim, x_hat.shape[dim] - n_neg, n_neg)], dim=dim
+            )
+    return x_hat
+
+
+def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str) -> torch.Tensor:
+    for dim, (n_pos, n_neg), n in zip(dims[:-1], kept[:-1], spatial[:-1]):
+        if n_pos + n_neg < n:
+            shape = list(y_hat.shape)
+            shape[dim] = n - n_pos - n_neg
+            y_hat = torch.cat(
+                [y_hat.narrow(dim, 0, n_pos), y_hat.new_zeros(shape), y_hat.narrow(dim, n_pos, n_neg)], dim=dim
+            )
+        y_hat = torch.fft.ifft(y_hat, dim=dim, norm=norm)
+    last, n = dims[-1], spatial[-1]
+    columns = y_hat.shape[last]
+    if _last_axis_by_gemm(y_hat, n, columns):
+        pairs = torch.view_as_real(y_hat.movedim(last, -1)).flatten(-2)
+        inverse = _dft_matrix(n, columns, norm, inverse=True, dtype=pairs.dtype, device=pairs.device)
+        return (pairs @ inverse).movedim(-1, last)
+    return torch.fft.irfft(y_hat, n=n, dim=last, norm=norm)
+
+
+def _last_axis_by_gemm(t: torch.Tensor, n: int, columns: int) -> bool:
+    """Whether the DFT matrix of ``columns`` kept columns of ``n`` points beats the FFT for ``t``.
+
+    A GEMM costs ``4 n columns`` flops per row against ``~2.5 n log2(n)`` for a real FFT, but runs
+    several times closer to peak on CPU; the bound below follows the measurements in BENCHMARKS.md.
+    """
+    return t.device.type == "cpu" and columns <= _GEMM_COLUMNS_PER_LOG2 * math.log2(max(n, 2))
+
+
+_GEMM_COLUMNS_PER_LOG2 = 3
+
+
+@functools.lru_cache(maxsize=64)
+def _dft_matrix(n: int, columns: int, norm: str, *, inverse: bool, dtype, device) -> torch.Tensor:
+    """Real DFT matrix of the first ``columns`` frequencies of ``n`` points, ``(re, im)`` interleaved.
+
+    Forward ``(n, 2 columns)``: ``x @ D`` gives ``Re, Im`` of ``sum_j x_j e^{-2 pi i k j / n}``.
+    Inverse ``(2 columns, n)``: ``[Re Y, Im Y] @ D`` gives ``Re sum_k c_k Y_k e^{2 pi i k j / n}``,
+    ``irfft`` with the imaginary parts of the zero and Nyquist columns ignored (their sine rows
+    are exactly zero). Built in float64, angles reduced modulo ``n`` exactly.
+    """
+    j = torch.arange(n, dtype=torch.float64)
+    k = torch.arange(columns, dtype=torch.float64)
+    angle = (2 * math.pi / n) * torch.remainder(k[:, None] * j[None, :], n)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    sin[0] = 0.0
+    if n % 2 == 0 and columns > n // 2:
+        sin[n // 2] = 0.0
+    if inverse:
+        c = _pair_counts(n, columns)[:, None] * (1.0 if norm == "forward" else 1.0 / n)
+        matrix = torch.stack([c * cos, -c * sin], dim=1).reshape(2 * columns, n)
+    else:
+        scale = 1.0 / n if norm == "forward" else 1.0
+        matrix = (scale * torch.stack([cos, -sin], dim=1)).reshape(2 * columns, n).T
+    return matrix.to(dtype=dtype, device=device).contiguous()
+
+
+def _pair_counts(n: int, columns: int) -> torch.Tensor:
+    """``c_k`` of the first ``columns`` rfft columns of ``n`` points: 1 for zero and Nyquist, else 2."""
+    c = torch.full((columns,), 2.0, dtype=torch.float64)
+    c[0] = 1.0
+    if n % 2 == 0 and columns > n // 2:
+        c[n // 2] = 1.0
+    return c
+
+
+def _pair_counts_along(grad: torch.Tensor, dims, n: int, columns: int) -> torch.Tensor:
+    """:func:`_pair_counts` shaped to broadcast along axis ``dims[-1]`` of ``grad``."""
+    c = _pair_counts(n, columns).to(dtype=grad.real.dtype, device=grad.device)
+    return c.view(-1, *([1] * (grad.ndim - 1 - dims[-1])))
+
+
+class _PrunedRFFT(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, dims, kept, norm):
+        ctx.dims, ctx.kept, ctx.norm = dims, kept, norm
+        ctx.spatial = tuple(x.shape[d] for d in dims)
+        return _forward(x, dims, kept, norm)
+
+    @staticmethod
+    def backward(ctx, grad):
+        c = _pair_counts_along(grad, ctx.dims, ctx.spatial[-1], ctx.kept[-1][0])
+        grad_x = pruned_irfftn(grad / c, ctx.dims, ctx.kept, ctx.spatial, norm=_DUAL_NORM[ctx.norm])
+        return grad_x, None, None, None
+
+
+class _PrunedIRFFT(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, y_hat, dims, kept, spatial, norm):
+        ctx.dims, ctx.kept, ctx.spatial, ctx.norm = dims, kept, spatial, norm
+        return _inverse(y_hat, dims, kept, spatial, norm)
+
+    @staticmethod
+    def backward(ctx, grad):
+        c = _pair_counts_along(grad, ctx.dims, ctx.spatial[-1], ctx.kept[-1][0])
+        grad_y = pruned_rfftn(grad, ctx.dims, ctx.kept, norm=_DUAL_NORM[ctx.norm]) * c
+        return grad_y, None, None, None, None
