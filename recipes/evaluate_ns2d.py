@@ -16,7 +16,7 @@ import time
 
 import torch
 from common import ROOT, plots_dir, publish, run_dir
-from ns2d import DATA, FIRST_FRAME, HISTORY, NAMES, TRAIN_SAMPLES
+from ns2d import COARSE_STEPS, DATA, FINE_STEPS, FIRST_FRAME, HISTORY, NAMES, TRAIN_SAMPLES, UNROLL
 
 from zoo.data import load_fields
 from zoo.eval import kinetic_energy_spectrum, plot_curves, plot_fields
@@ -156,7 +156,8 @@ def metadata(kind: str) -> dict:
                          "field_std); the backbone predicts the increment w(t+1) - w(t) in units of the std",
         "training": {
             "recipe": "python recipes/ns2d.py " + kind,
-            "stages": "one-step (teacher-forced) on 32x32 subsampled windows, then 64x64 with a 3-step free unroll",
+            "stages": f"{COARSE_STEPS} one-step (teacher-forced) steps on 32x32 subsampled windows, then {FINE_STEPS} steps on "
+                      f"64x64 with a {UNROLL}-step free unroll",
             "optimiser": "AdamW, lr 1e-3 (stage 2: 3e-4), weight decay 1e-4, cosine schedule, grad clip 1.0, batch 20",
             "compute": compute,
         },

@@ -53,6 +53,7 @@ class UNet2d(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
+        self.out_channels = out_channels
         self.depth = depth
         factory = {"padding_mode": padding_mode, "device": device, "dtype": dtype}
         channels = [width * 2**level for level in range(depth + 1)]
