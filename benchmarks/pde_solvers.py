@@ -52,9 +52,9 @@ def truncate_to(w, n):
     m = w.shape[-1]
     w_hat = torch.fft.rfft2(w, norm="forward")
     out = torch.zeros(*w.shape[:-2], n, n // 2 + 1, dtype=w_hat.dtype)
-    h = n // 2
+    h = min(m, n) // 2  # keep |k| < h on both axes: no Nyquist mode on either grid
     out[..., :h, :h] = w_hat[..., :h, :h]
-    out[..., -h + 1 :, :h] = w_hat[..., m - h + 1 :, :h]
+    out[..., n - h + 1 :, :h] = w_hat[..., m - h + 1 :, :h]
     return torch.fft.irfft2(out, s=(n, n), norm="forward")
 
 
