@@ -26,7 +26,7 @@ from zoo.pde import navier_stokes_2d
 
 LABELS = {"fno": "FNO", "afno": "AFNO transformer", "unet": "U-Net"}
 TEST_SAMPLES = 100
-ZERO_SHOT_SAMPLES = 10
+ZERO_SHOT_SAMPLES = 5
 VISCOSITY = 1e-3
 
 
