@@ -12,8 +12,8 @@ from zoo.layers.spectral_conv import kept_frequencies
 
 
 def use_last_axis_method(monkeypatch, method):
-    """Transform the last axis by its DFT matrix ("dft_gemm") or by the FFT ("fft")."""
-    monkeypatch.setattr(pruned_fft, "_GEMM_COLUMNS_PER_LOG2", 1e9 if method == "dft_gemm" else 0)
+    """Transform every axis by its DFT matrix ("dft_gemm") or by the FFT ("fft")."""
+    monkeypatch.setattr(pruned_fft, "_GEMM_MODES_PER_LOG2", 1e9 if method == "dft_gemm" else 0)
 
 
 @pytest.fixture(params=["dft_gemm", "fft"])

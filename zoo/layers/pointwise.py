@@ -23,22 +23,22 @@ def pointwise_linear(
         u: ``(B, in, *spatial)``.
         weight: ``(out, in)``.
         bias: ``(out,)`` or ``None``.
-        add: ``(B, out, *spatial)`` or ``None``: a field the GEMM accumulates into (its ``beta = 1``
-            term), which saves the separate pass over memory that ``y + add`` would cost.
+        add: ``(B, out, *spatial)`` or ``None``: a field (another path's output, a residual) that
+            the GEMM accumulates onto, which saves the separate pass over memory of ``y + add``.
 
     One batched GEMM over all points (``W @ u.flatten(2)``), which on CPU is faster than a
-    ``Conv{1,2,3}d`` with a 1x1 kernel and works for any number of spatial axes.
+    ``Conv{1,2,3}d`` with a 1x1 kernel and works for any number of spatial axes. (Accumulating in
+    place into ``add`` would save one more copy but costs two in the backward pass: autograd
+    rebuilds the gradient of an updated view.)
     """
-    flat = u.flatten(2)
-    batch, points = flat.shape[0], flat.shape[-1]
+    batch, flat = u.shape[0], u.flatten(2)
     if add is not None:
         start = add.flatten(2) if bias is None else add.flatten(2) + bias[:, None]
     elif bias is not None:
-        start = bias[:, None].expand(batch, -1, points)
+        start = bias[:, None].expand(batch, -1, flat.shape[-1])
     else:
-        return torch.matmul(weight, flat).view(batch, weight.shape[0], *u.shape[2:])
-    out = torch.baddbmm(start, weight.expand(batch, -1, -1), flat)
-    return out.view(batch, weight.shape[0], *u.shape[2:])
+        return torch.matmul(weight, flat).view(batch, -1, *u.shape[2:])
+    return torch.baddbmm(start, weight.expand(batch, -1, -1), flat).view(batch, -1, *u.shape[2:])
 
 
 class PointwiseLinear(nn.Module):

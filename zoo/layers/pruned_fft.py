@@ -14,9 +14,10 @@ for a conjugate pair), the forward transform ``X = T(x)`` and inverse ``y = S(Y)
 e^{2 pi i k.x}`` satisfy ``grad_x = S'(grad_X / c)`` and ``grad_Y = c T'(grad_y)``, where ``'``
 swaps the normalisation (``"forward"`` <-> ``"backward"``).
 
-On CPU the last axis is transformed by a GEMM with its DFT matrix when few columns are kept: that
-reads the field once and writes only the kept columns, where ``rfft`` writes the whole half
-spectrum, and a GEMM runs near the CPU's peak while a short FFT does not (see BENCHMARKS.md).
+On CPU an axis with few kept modes is transformed by a GEMM with its DFT matrix instead: that
+reads the field once and writes only the kept modes, where ``rfft`` writes the whole half spectrum
+and an FFT along an outer axis transposes and zero-fills, and a GEMM runs near the CPU's peak
+while a short FFT does not (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -73,23 +74,30 @@ def _check_norm(norm: str) -> str:
 
 def _forward(x: torch.Tensor, dims, kept, norm: str) -> torch.Tensor:
     last, columns = dims[-1], kept[-1][0]
-    if _last_axis_by_gemm(x, x.shape[last], columns):
-        rows = x.movedim(last, -1)
-        pairs = rows @ _dft_matrix(rows.shape[-1], columns, norm, inverse=False, dtype=x.dtype, device=x.device)
-        x_hat = torch.view_as_complex(pairs.unflatten(-1, (columns, 2))).movedim(-1, last)
+    if _by_gemm(x, x.shape[last], columns):
+        rows = _to_last(x, last)
+        matrix = _real_dft_matrix(rows.shape[-1], columns, norm, inverse=False, dtype=x.dtype, device=x.device)
+        x_hat = _from_last(torch.view_as_complex((rows @ matrix).unflatten(-1, (columns, 2))), last)
     else:
         x_hat = torch.fft.rfft(x, dim=last, norm=norm).narrow(last, 0, columns)
     for dim, (n_pos, n_neg) in zip(dims[:-1], kept[:-1]):
+        n = x_hat.shape[dim]
+        if _by_gemm(x_hat, n, n_pos + n_neg):
+            matrix = _dft_matrix(n, n_pos, n_neg, norm, inverse=False, dtype=x_hat.dtype, device=x_hat.device)
+            x_hat = _along(matrix, x_hat, dim)
+            continue
         x_hat = torch.fft.fft(x_hat, dim=dim, norm=norm)
-        if n_pos + n_neg < x_hat.shape[dim]:
-            x_hat = torch.cat(
-                [x_hat.narrow(dim, 0, n_pos), x_hat.narrow(dim, x_hat.shape[dim] - n_neg, n_neg)], dim=dim
-            )
+        if n_pos + n_neg < n:
+            x_hat = torch.cat([x_hat.narrow(dim, 0, n_pos), x_hat.narrow(dim, n - n_neg, n_neg)], dim=dim)
     return x_hat
 
 
 def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str) -> torch.Tensor:
     for dim, (n_pos, n_neg), n in zip(dims[:-1], kept[:-1], spatial[:-1]):
+        if _by_gemm(y_hat, n, n_pos + n_neg):
+            matrix = _dft_matrix(n, n_pos, n_neg, norm, inverse=True, dtype=y_hat.dtype, device=y_hat.device)
+            y_hat = _along(matrix, y_hat, dim)
+            continue
         if n_pos + n_neg < n:
             shape = list(y_hat.shape)
             shape[dim] = n - n_pos - n_neg
@@ -99,27 +107,59 @@ def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str) -> torch.Tenso
         y_hat = torch.fft.ifft(y_hat, dim=dim, norm=norm)
     last, n = dims[-1], spatial[-1]
     columns = y_hat.shape[last]
-    if _last_axis_by_gemm(y_hat, n, columns):
-        pairs = torch.view_as_real(y_hat.movedim(last, -1)).flatten(-2)
-        inverse = _dft_matrix(n, columns, norm, inverse=True, dtype=pairs.dtype, device=pairs.device)
-        return (pairs @ inverse).movedim(-1, last)
+    if _by_gemm(y_hat, n, columns):
+        pairs = torch.view_as_real(_to_last(y_hat, last)).flatten(-2)
+        matrix = _real_dft_matrix(n, columns, norm, inverse=True, dtype=pairs.dtype, device=pairs.device)
+        return _from_last(pairs @ matrix, last)
     return torch.fft.irfft(y_hat, n=n, dim=last, norm=norm)
 
 
-def _last_axis_by_gemm(t: torch.Tensor, n: int, columns: int) -> bool:
-    """Whether the DFT matrix of ``columns`` kept columns of ``n`` points beats the FFT for ``t``.
+def _along(matrix: torch.Tensor, t: torch.Tensor, dim: int) -> torch.Tensor:
+    """``matrix`` applied to axis ``dim`` of ``t``: one batched GEMM, no transposition."""
+    # A strided batch (a permuted gradient, say) sends complex bmm to a per-matrix loop on CPU.
+    shape, t = t.shape, t.contiguous()
+    out = torch.matmul(matrix, t.view(*shape[:dim], shape[dim], math.prod(shape[dim + 1 :])))
+    return out.view(*shape[:dim], matrix.shape[0], *shape[dim + 1 :])
 
-    A GEMM costs ``4 n columns`` flops per row against ``~2.5 n log2(n)`` for a real FFT, but runs
-    several times closer to peak on CPU; the bound below follows the measurements in BENCHMARKS.md.
+
+def _to_last(t: torch.Tensor, dim: int) -> torch.Tensor:
+    return t if dim == t.ndim - 1 else t.movedim(dim, -1)
+
+
+def _from_last(t: torch.Tensor, dim: int) -> torch.Tensor:
+    return t if dim == t.ndim - 1 else t.movedim(-1, dim)
+
+
+def _by_gemm(t: torch.Tensor, n: int, modes: int) -> bool:
+    """Whether a GEMM with the DFT matrix of ``modes`` kept modes of ``n`` points beats the FFT.
+
+    A GEMM costs ``O(n modes)`` per line against ``O(n log n)`` for an FFT, but runs several times
+    closer to peak on CPU and needs no transposition or zero-filling copies; the bound follows the
+    measurements in BENCHMARKS.md.
     """
-    return t.device.type == "cpu" and columns <= _GEMM_COLUMNS_PER_LOG2 * math.log2(max(n, 2))
+    return t.device.type == "cpu" and modes <= _GEMM_MODES_PER_LOG2 * math.log2(max(n, 2))
 
 
-_GEMM_COLUMNS_PER_LOG2 = 3
+_GEMM_MODES_PER_LOG2 = 4
 
 
 @functools.lru_cache(maxsize=64)
-def _dft_matrix(n: int, columns: int, norm: str, *, inverse: bool, dtype, device) -> torch.Tensor:
+def _dft_matrix(n: int, n_pos: int, n_neg: int, norm: str, *, inverse: bool, dtype, device) -> torch.Tensor:
+    """Complex DFT matrix between ``n`` points and frequencies ``0..n_pos-1, -n_neg..-1``.
+
+    Forward ``(modes, n)``: ``exp(-2 pi i f j / n)``; inverse ``(n, modes)``: ``exp(2 pi i f j / n)``;
+    divided by ``n`` on the side ``norm`` names. Built in float64 from angles reduced modulo ``n``.
+    """
+    j = torch.arange(n, dtype=torch.float64)
+    f = torch.cat([torch.arange(n_pos), torch.arange(n - n_neg, n)]).to(torch.float64)
+    angle = (2 * math.pi / n) * torch.remainder(f[:, None] * j[None, :], n)
+    scaled = (norm == "forward") != inverse
+    matrix = torch.polar(torch.full_like(angle, 1.0 / n if scaled else 1.0), -angle if not inverse else angle)
+    return (matrix.T if inverse else matrix).to(dtype=dtype, device=device).contiguous()
+
+
+@functools.lru_cache(maxsize=64)
+def _real_dft_matrix(n: int, columns: int, norm: str, *, inverse: bool, dtype, device) -> torch.Tensor:
     """Real DFT matrix of the first ``columns`` frequencies of ``n`` points, ``(re, im)`` interleaved.
 
     Forward ``(n, 2 columns)``: ``x @ D`` gives ``Re, Im`` of ``sum_j x_j e^{-2 pi i k j / n}``.
@@ -158,12 +198,19 @@ def _pair_counts_along(grad: torch.Tensor, dims, n: int, columns: int) -> torch.
     return c.view(-1, *([1] * (grad.ndim - 1 - dims[-1])))
 
 
+def _owned(t: torch.Tensor) -> torch.Tensor:
+    """``t`` as a tensor of its own: autograd forbids in-place updates of a custom Function's output
+    that views a tensor made inside it, and callers do update ours in place. The temporaries a
+    transform's result views are its own, so detaching the view from them is safe (and free)."""
+    return t if t._base is None else t.detach()
+
+
 class _PrunedRFFT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, dims, kept, norm):
         ctx.dims, ctx.kept, ctx.norm = dims, kept, norm
         ctx.spatial = tuple(x.shape[d] for d in dims)
-        return _forward(x, dims, kept, norm)
+        return _owned(_forward(x, dims, kept, norm))
 
     @staticmethod
     def backward(ctx, grad):
@@ -176,7 +223,7 @@ class _PrunedIRFFT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y_hat, dims, kept, spatial, norm):
         ctx.dims, ctx.kept, ctx.spatial, ctx.norm = dims, kept, spatial, norm
-        return _inverse(y_hat, dims, kept, spatial, norm)
+        return _owned(_inverse(y_hat, dims, kept, spatial, norm))
 
     @staticmethod
     def backward(ctx, grad):

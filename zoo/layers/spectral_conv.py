@@ -123,6 +123,7 @@ class SpectralConv(nn.Module):
         else:
             y_hat = mode_product(self.transform(field), self.weight_for(spatial), backend=self.backend)
         if bias is not None:
+            y_hat = y_hat.clone()  # the mode product's output may be a view it owns
             y_hat[(slice(None), slice(None), *([0] * self.ndim))] += bias
         return self.inverse_transform(y_hat, spatial).to(x.dtype)
 

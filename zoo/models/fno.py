@@ -56,8 +56,8 @@ class FourierBlock(nn.Module):
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``(B, width, *spatial) -> (B, width, *spatial)``."""
-        # K u + W u + b without a pass over memory for either sum: the bias is added to the
-        # spectral path's zero-frequency mode and the pointwise GEMM accumulates onto K u.
+        # K u + W u + b without a separate pass over memory for either sum: the bias is added to
+        # the spectral path's zero-frequency mode and the pointwise GEMM accumulates onto K u.
         spectral = self.spectral(u, bias=self.pointwise.bias)
         u = self.act(self.norm(pointwise_linear(u, self.pointwise.weight, add=spectral)))
         return u if self.mlp is None else self.mlp(u, add=u)
