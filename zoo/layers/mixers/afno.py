@@ -26,13 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import math
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
 from zoo.layers.mixers.base import FourierMixer, transform_dtype
-from zoo.layers.mixers.spectrum import kept_per_axis, truncated_irfftn, truncated_rfftn
+from zoo.layers.mixers.spectrum import kept_per_axis
+from zoo.layers.pruned_fft import pruned_irfftn, pruned_rfftn
 
 NORMS = ("forward", "ortho")
 
@@ -114,16 +117,18 @@ class AFNOMixer(FourierMixer):
         spatial = x.shape[1:-1]
         dims = tuple(range(2, self.ndim + 2))
         kept = kept_per_axis(spatial, self.modes)
+        # "ortho" coefficients are the "forward" ones times sqrt(N), its inverse divides by sqrt(N).
+        scale = math.sqrt(math.prod(spatial)) if self.norm == "ortho" else 1.0
         # Channels first: the FFTs run over contiguous axes, and each block's MLP is one batched
         # GEMM over all frequencies with no further copies (faster on CPU than channels last).
         fields = rearrange(transform_dtype(x), "b ... c -> b c ...").contiguous()
-        x_hat = truncated_rfftn(fields, dims, kept, norm=self.norm)
+        x_hat = pruned_rfftn(fields, dims, kept) * scale
         z = rearrange(x_hat, "b (n i) ... -> b n i (...)", n=self.num_blocks)
         z = _split_relu(_block_linear(z, self.w1, self.b1))
         z = _block_linear(z, self.w2, self.b2)
         if self.sparsity_threshold > 0:
             z = torch.view_as_complex(F.softshrink(torch.view_as_real(z), self.sparsity_threshold))
-        y = truncated_irfftn(z.reshape(x_hat.shape), dims, kept, spatial, norm=self.norm)
+        y = pruned_irfftn(z.reshape(x_hat.shape), dims, kept, spatial) / scale
         return rearrange(y, "b c ... -> b ... c").to(x.dtype)
 
     def extra_repr(self) -> str:

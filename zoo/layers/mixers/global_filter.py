@@ -18,7 +18,8 @@ from einops import rearrange
 from torch import nn
 
 from zoo.layers.mixers.base import FourierMixer, transform_dtype
-from zoo.layers.mixers.spectrum import kept_per_axis, truncated_irfftn, truncated_rfftn
+from zoo.layers.mixers.spectrum import kept_per_axis
+from zoo.layers.pruned_fft import pruned_irfftn, pruned_rfftn
 
 
 class GlobalFilterMixer(FourierMixer):
@@ -72,9 +73,9 @@ class GlobalFilterMixer(FourierMixer):
         kept = kept_per_axis(spatial, None)
         # Channels first: the FFTs run over contiguous axes (faster on CPU than channels last).
         fields = rearrange(transform_dtype(x), "b ... c -> b c ...").contiguous()
-        x_hat = truncated_rfftn(fields, dims, kept, norm="forward")
+        x_hat = pruned_rfftn(fields, dims, kept)
         gain = torch.view_as_complex(self.filter_for(spatial).to(x_hat.real.dtype)).movedim(-1, 0)
-        y = truncated_irfftn(x_hat * gain, dims, kept, spatial, norm="forward")
+        y = pruned_irfftn(x_hat * gain, dims, kept, spatial)
         return rearrange(y, "b c ... -> b ... c").to(x.dtype)
 
     def filter_for(self, spatial: Sequence[int]) -> torch.Tensor:
