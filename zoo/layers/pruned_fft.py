@@ -47,7 +47,7 @@ def pruned_rfftn(x: torch.Tensor, dims: Sequence[int], kept: Kept, *, norm: str 
         complex tensor, ``x``'s shape with axis ``dims[d]`` of length ``sum(kept[d])``: frequencies
         ``0 .. n_pos - 1`` then ``-n_neg .. -1``.
     """
-    return _PrunedRFFT.apply(x, _axes(dims, x.ndim), tuple(kept), _check_norm(norm))
+    return _PrunedRFFT.apply(x, _axes(dims, x.ndim), tuple(kept), _check_norm(norm), False)
 
 
 def pruned_irfftn(
@@ -59,7 +59,7 @@ def pruned_irfftn(
     applies no scaling, ``"backward"`` divides by the number of points). The imaginary parts of the
     last axis' zero and Nyquist columns are ignored, as ``irfft`` does.
     """
-    return _PrunedIRFFT.apply(y_hat, _axes(dims, y_hat.ndim), tuple(kept), tuple(spatial), _check_norm(norm))
+    return _PrunedIRFFT.apply(y_hat, _axes(dims, y_hat.ndim), tuple(kept), tuple(spatial), _check_norm(norm), True)
 
 
 def _axes(dims: Sequence[int], ndim: int) -> tuple[int, ...]:
@@ -72,14 +72,17 @@ def _check_norm(norm: str) -> str:
     return norm
 
 
-def _forward(x: torch.Tensor, dims, kept, norm: str) -> torch.Tensor:
-    last, columns = dims[-1], kept[-1][0]
-    if _by_gemm(x, x.shape[last], columns):
+def _forward(x: torch.Tensor, dims, kept, norm: str, pair_weighted: bool) -> torch.Tensor:
+    """``T(x)``, its last-axis columns times ``c_k`` when ``pair_weighted``."""
+    last, n, columns = dims[-1], x.shape[dims[-1]], kept[-1][0]
+    if _by_gemm(x, n, columns):
         rows = _to_last(x, last)
-        matrix = _real_dft_matrix(rows.shape[-1], columns, norm, inverse=False, dtype=x.dtype, device=x.device)
+        matrix = _real_dft_matrix(n, columns, norm, pair_weighted, inverse=False, dtype=x.dtype, device=x.device)
         x_hat = _from_last(torch.view_as_complex((rows @ matrix).unflatten(-1, (columns, 2))), last)
     else:
         x_hat = torch.fft.rfft(x, dim=last, norm=norm).narrow(last, 0, columns)
+        if pair_weighted:
+            x_hat = x_hat * _pair_counts_along(x_hat, dims, n, columns)
     for dim, (n_pos, n_neg) in zip(dims[:-1], kept[:-1]):
         n = x_hat.shape[dim]
         if _by_gemm(x_hat, n, n_pos + n_neg):
@@ -92,7 +95,8 @@ def _forward(x: torch.Tensor, dims, kept, norm: str) -> torch.Tensor:
     return x_hat
 
 
-def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str) -> torch.Tensor:
+def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str, pair_weighted: bool) -> torch.Tensor:
+    """``Re sum_k w_k Y_k e^{2 pi i k.x}`` with ``w_k = c_k`` (``irfft``) when ``pair_weighted``, else 1."""
     for dim, (n_pos, n_neg), n in zip(dims[:-1], kept[:-1], spatial[:-1]):
         if _by_gemm(y_hat, n, n_pos + n_neg):
             matrix = _dft_matrix(n, n_pos, n_neg, norm, inverse=True, dtype=y_hat.dtype, device=y_hat.device)
@@ -109,8 +113,10 @@ def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str) -> torch.Tenso
     columns = y_hat.shape[last]
     if _by_gemm(y_hat, n, columns):
         pairs = torch.view_as_real(_to_last(y_hat, last)).flatten(-2)
-        matrix = _real_dft_matrix(n, columns, norm, inverse=True, dtype=pairs.dtype, device=pairs.device)
+        matrix = _real_dft_matrix(n, columns, norm, pair_weighted, inverse=True, dtype=pairs.dtype, device=pairs.device)
         return _from_last(pairs @ matrix, last)
+    if not pair_weighted:
+        y_hat = y_hat / _pair_counts_along(y_hat, dims, n, columns)
     return torch.fft.irfft(y_hat, n=n, dim=last, norm=norm)
 
 
@@ -159,13 +165,14 @@ def _dft_matrix(n: int, n_pos: int, n_neg: int, norm: str, *, inverse: bool, dty
 
 
 @functools.lru_cache(maxsize=64)
-def _real_dft_matrix(n: int, columns: int, norm: str, *, inverse: bool, dtype, device) -> torch.Tensor:
+def _real_dft_matrix(n: int, columns: int, norm: str, pair_weighted: bool, *, inverse: bool, dtype, device) -> torch.Tensor:
     """Real DFT matrix of the first ``columns`` frequencies of ``n`` points, ``(re, im)`` interleaved.
 
-    Forward ``(n, 2 columns)``: ``x @ D`` gives ``Re, Im`` of ``sum_j x_j e^{-2 pi i k j / n}``.
-    Inverse ``(2 columns, n)``: ``[Re Y, Im Y] @ D`` gives ``Re sum_k c_k Y_k e^{2 pi i k j / n}``,
-    ``irfft`` with the imaginary parts of the zero and Nyquist columns ignored (their sine rows
-    are exactly zero). Built in float64, angles reduced modulo ``n`` exactly.
+    Forward ``(n, 2 columns)``: ``x @ D`` gives ``w_k (Re, Im)`` of ``sum_j x_j e^{-2 pi i k j / n}``.
+    Inverse ``(2 columns, n)``: ``[Re Y, Im Y] @ D`` gives ``Re sum_k w_k Y_k e^{2 pi i k j / n}``,
+    ``irfft`` when ``w = c``, with the imaginary parts of the zero and Nyquist columns ignored
+    (their sine rows are exactly zero). ``w_k = c_k`` if ``pair_weighted`` else 1. Built in
+    float64, angles reduced modulo ``n`` exactly.
     """
     j = torch.arange(n, dtype=torch.float64)
     k = torch.arange(columns, dtype=torch.float64)
@@ -174,13 +181,11 @@ def _real_dft_matrix(n: int, columns: int, norm: str, *, inverse: bool, dtype, d
     sin[0] = 0.0
     if n % 2 == 0 and columns > n // 2:
         sin[n // 2] = 0.0
-    if inverse:
-        c = _pair_counts(n, columns)[:, None] * (1.0 if norm == "forward" else 1.0 / n)
-        matrix = torch.stack([c * cos, -c * sin], dim=1).reshape(2 * columns, n)
-    else:
-        scale = 1.0 / n if norm == "forward" else 1.0
-        matrix = (scale * torch.stack([cos, -sin], dim=1)).reshape(2 * columns, n).T
-    return matrix.to(dtype=dtype, device=device).contiguous()
+    scaled = (norm == "forward") != inverse
+    w = (_pair_counts(n, columns) if pair_weighted else torch.ones(columns, dtype=torch.float64))[:, None]
+    w = w / n if scaled else w
+    matrix = torch.stack([w * cos, -w * sin], dim=1).reshape(2 * columns, n)
+    return (matrix if inverse else matrix.T).to(dtype=dtype, device=device).contiguous()
 
 
 def _pair_counts(n: int, columns: int) -> torch.Tensor:
@@ -205,28 +210,31 @@ def _owned(t: torch.Tensor) -> torch.Tensor:
     return t if t._base is None else t.detach()
 
 
+# With last-axis column weights w, T_w(x) = w T(x) and S_w(Y) = Re sum_k w_k Y_k e^{2 pi i k.x} are
+# each other's adjoints: grad T_w = S'_w and grad S_w = T'_w (' swaps the normalisation). The
+# public transforms are T_1 and S_c; their gradients S'_1 and T'_c are two more of the family.
+
+
 class _PrunedRFFT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, dims, kept, norm):
-        ctx.dims, ctx.kept, ctx.norm = dims, kept, norm
+    def forward(ctx, x, dims, kept, norm, pair_weighted):
+        ctx.dims, ctx.kept, ctx.norm, ctx.pair_weighted = dims, kept, norm, pair_weighted
         ctx.spatial = tuple(x.shape[d] for d in dims)
-        return _owned(_forward(x, dims, kept, norm))
+        return _owned(_forward(x, dims, kept, norm, pair_weighted))
 
     @staticmethod
     def backward(ctx, grad):
-        c = _pair_counts_along(grad, ctx.dims, ctx.spatial[-1], ctx.kept[-1][0])
-        grad_x = pruned_irfftn(grad / c, ctx.dims, ctx.kept, ctx.spatial, norm=_DUAL_NORM[ctx.norm])
-        return grad_x, None, None, None
+        args = (ctx.dims, ctx.kept, ctx.spatial, _DUAL_NORM[ctx.norm], ctx.pair_weighted)
+        return _PrunedIRFFT.apply(grad, *args), None, None, None, None
 
 
 class _PrunedIRFFT(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, y_hat, dims, kept, spatial, norm):
-        ctx.dims, ctx.kept, ctx.spatial, ctx.norm = dims, kept, spatial, norm
-        return _owned(_inverse(y_hat, dims, kept, spatial, norm))
+    def forward(ctx, y_hat, dims, kept, spatial, norm, pair_weighted):
+        ctx.dims, ctx.kept, ctx.norm, ctx.pair_weighted = dims, kept, norm, pair_weighted
+        return _owned(_inverse(y_hat, dims, kept, spatial, norm, pair_weighted))
 
     @staticmethod
     def backward(ctx, grad):
-        c = _pair_counts_along(grad, ctx.dims, ctx.spatial[-1], ctx.kept[-1][0])
-        grad_y = pruned_rfftn(grad, ctx.dims, ctx.kept, norm=_DUAL_NORM[ctx.norm]) * c
-        return grad_y, None, None, None, None
+        args = (ctx.dims, ctx.kept, _DUAL_NORM[ctx.norm], ctx.pair_weighted)
+        return _PrunedRFFT.apply(grad, *args), None, None, None, None, None
