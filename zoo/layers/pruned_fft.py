@@ -146,7 +146,7 @@ def _by_gemm(t: torch.Tensor, n: int, modes: int) -> bool:
     return t.device.type == "cpu" and modes <= _GEMM_MODES_PER_LOG2 * math.log2(max(n, 2))
 
 
-_GEMM_MODES_PER_LOG2 = 4
+_GEMM_MODES_PER_LOG2 = 8
 
 
 @functools.lru_cache(maxsize=64)
