@@ -9,7 +9,9 @@ Every operator and Fourier mixer in `zoo` builds on :class:`SpectralConv`. Three
   kept columns, then transforms each other axis and keeps only its kept rows; the inverse mirrors
   it and ends with a one-dimensional ``irfft``. This is exact, does less work than ``rfftn``, and
   never hands a multi-dimensional C2R transform a spectrum that is not Hermitian on its outer
-  axes (cuFFT and pocketfft disagree on such spectra, pytorch#154496).
+  axes (cuFFT and pocketfft disagree on such spectra, pytorch#154496). The gradients are pruned
+  transforms too, and on CPU an axis with few kept modes is a GEMM with its DFT matrix
+  (:mod:`zoo.layers.pruned_fft`).
 * Weights are real tensors with a trailing ``(re, im)`` axis, laid out mode-major
   ``(*kept_modes, in_channels, out_channels, 2)`` so the contraction is one batched GEMM per mode
   and optimizers, AMP, DDP and checkpoints only ever see real parameters.
