@@ -59,7 +59,9 @@ def _build(name: str, tokens: int):
 
     side = int(round(tokens**0.5))
     if name.startswith("vit"):
-        model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=16 * side, dynamic_img_size=True)
+        model = timm.create_model(
+            "vit_tiny_patch16_224", pretrained=False, img_size=16 * side, dynamic_img_size=True
+        )
         if name in VIT_SWAPS:
             mixer, kwargs = VIT_SWAPS[name]
             zoo.replace_attention(model, mixer, **kwargs)
@@ -147,7 +149,8 @@ def main() -> None:
         for name in MIXERS:
             m = median[(name, n)]
             cells = " | ".join(
-                f"{1e3 * m[metric]:>9.2f} {base[metric] / m[metric]:>7.1f}x" for metric in ("wall", "wall_best", "cpu")
+                f"{1e3 * m[metric]:>9.2f} {base[metric] / m[metric]:>7.1f}x"
+                for metric in ("wall", "wall_best", "cpu")
             )
             print(f"{n:>7} {name:>14} | {cells} | {m['peak_mib']:>8.1f}")
     print("\nPeak extra memory of a forward, MiB, by token count (linear growth: "
@@ -156,7 +159,8 @@ def main() -> None:
         print(f"  {name:>14}: " + "  ".join(f"{median[(name, n)]['peak_mib']:.1f}" for n in args.tokens))
     if not args.skip_vit:
         base = median[("vit", args.vit_tokens)]
-        print(f"\nWhole ViT-Tiny, {args.vit_tokens} patch tokens, forward, batch 1, one timed forward per trial")
+        print(f"\nWhole ViT-Tiny, {args.vit_tokens} patch tokens, forward, batch 1, "
+              "one timed forward per trial")
         for name in ("vit", *VIT_SWAPS):
             m = median[(name, args.vit_tokens)]
             print(

@@ -18,7 +18,8 @@ MIXERS = {
 
 def small(mixer="afno", **kwargs):
     torch.manual_seed(0)
-    options = dict(patch_size=(2, 2), embed_dim=16, depth=2, mixer=mixer, mixer_kwargs=MIXERS[mixer], mlp_ratio=2.0)
+    options = dict(patch_size=(2, 2), embed_dim=16, depth=2, mixer=mixer, mixer_kwargs=MIXERS[mixer])
+    options["mlp_ratio"] = 2.0
     options.update(kwargs)
     return FourierTransformer(3, 2, **options)
 
@@ -32,7 +33,9 @@ def test_maps_fields_to_fields_at_any_divisible_grid(mixer, spatial):
 
 
 def test_one_dimensional_fields():
-    model = FourierTransformer(1, 3, patch_size=(4,), embed_dim=8, depth=1, mixer="fno", mixer_kwargs={"modes": 4})
+    model = FourierTransformer(
+        1, 3, patch_size=(4,), embed_dim=8, depth=1, mixer="fno", mixer_kwargs={"modes": 4}
+    )
     assert model.ndim == 1 and model.blocks[0].mixer.ndim == 1
     assert model(torch.randn(2, 1, 36)).shape == (2, 3, 36)
 

@@ -88,7 +88,8 @@ def test_prefix_tokens_read_the_mean_token_and_patches_ignore_them(name):
 
 @pytest.mark.parametrize("name", sorted(MIXERS))
 def test_gradcheck_float64(name):
-    mixer = build(name, dim=4, num_prefix_tokens=1, **({"filter_size": (3, 5)} if name == "global_filter" else {}))
+    options = {"filter_size": (3, 5)} if name == "global_filter" else {}
+    mixer = build(name, dim=4, num_prefix_tokens=1, **options)
     x = torch.randn(2, 1 + 3 * 5, 4, dtype=torch.float64, requires_grad=True)
     params = dict(mixer.named_parameters())
 

@@ -106,7 +106,9 @@ def test_non_square_grid_is_not_read_transposed():
     assert (right - wrong).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("mixer, kwargs, cls", [("afno", {"num_blocks": 4}, AFNOMixer), ("global_filter", {}, GlobalFilterMixer)])
+@pytest.mark.parametrize(
+    "mixer, kwargs, cls", [("afno", {"num_blocks": 4}, AFNOMixer), ("global_filter", {}, GlobalFilterMixer)]
+)
 def test_other_mixers_and_defaults_from_the_model(mixer, kwargs, cls):
     model = timm.create_model("vit_tiny_patch16_224", **SMALL, img_size=(32, 48)).eval()
     zoo.replace_attention(model, mixer, **kwargs)
@@ -136,7 +138,11 @@ def test_causal_request_through_the_model_raises():
 @pytest.mark.parametrize(
     "name, options, match",
     [
-        ("vit_dwee_patch16_reg1_gap_256", dict(img_size=32), r"blocks\.0\.attn \(timm\.layers\.diff_attention\.DiffAttention\)"),
+        (
+            "vit_dwee_patch16_reg1_gap_256",
+            dict(img_size=32),
+            r"blocks\.0\.attn \(timm\.layers\.diff_attention\.DiffAttention\)",
+        ),
         ("eva02_tiny_patch14_224", dict(img_size=28), r"blocks\.0\.attn \(timm\.models\.eva\.EvaAttention\)"),
         ("resnet10t", {}, "holds no timm.layers.Attention"),
         ("vit_tiny_patch16_224", dict(img_size=32, patch_drop_rate=0.5), "patch_drop"),
@@ -212,7 +218,8 @@ def test_registered_timm_variants(name):
 
 
 def test_variant_refuses_pretrained_weights_that_do_not_exist():
-    with pytest.raises(ValueError, match="no pretrained weights are published for zoo_afno_vit_tiny_patch16_224"):
+    match = "no pretrained weights are published for zoo_afno_vit_tiny_patch16_224"
+    with pytest.raises(ValueError, match=match):
         timm.create_model("zoo_afno_vit_tiny_patch16_224", pretrained=True)
 
 

@@ -3,7 +3,8 @@
 After ``import zoo``, ``timm.create_model("zoo_afno_vit_tiny_patch16_224")`` builds one. Each is a
 timm ``VisionTransformer`` (ViT-Tiny sizes: width 192, depth 12) passed through
 :func:`zoo.replace_attention`, so timm's tools for it apply (``forward_intermediates``,
-``set_input_size``, data configs, ``timm.create_model`` keyword overrides). They use global average pooling and no class token,
+``set_input_size``, data configs, ``timm.create_model`` keyword overrides). They use global
+average pooling and no class token,
 as GFNet and AFNO do (a Fourier mixer gives prefix tokens only the mean token), and
 ``dynamic_img_size=True``, since Fourier mixing works on any patch grid. No pretrained weights are
 published under these names: ``pretrained=True`` loads weights only from a source the caller names
@@ -16,7 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.models import VisionTransformer, build_model_with_cfg, generate_default_cfgs, load_pretrained, register_model
+from timm.models import (
+    VisionTransformer,
+    build_model_with_cfg,
+    generate_default_cfgs,
+    load_pretrained,
+    register_model,
+)
 from timm.models.vision_transformer import checkpoint_filter_fn
 
 from zoo.models.timm_swap import replace_attention
@@ -96,7 +103,9 @@ def zoo_afno_vit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> Vi
 @register_model
 def zoo_global_filter_vit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
     """ViT-Tiny with GFNet global filters, learned at the 14x14 patch grid."""
-    return _create_fourier_vit("zoo_global_filter_vit_tiny_patch16_224", pretrained, "global_filter", {}, **kwargs)
+    return _create_fourier_vit(
+        "zoo_global_filter_vit_tiny_patch16_224", pretrained, "global_filter", {}, **kwargs
+    )
 
 
 @register_model

@@ -19,14 +19,15 @@ the paper's sparsity prior). Two choices differ from common public code (see fac
   to 64x64 on a smooth field with ``ortho`` and biases of a trained layer's size, as facts.md
   reports. ``ortho`` with biases is the paper's image-classification setting.
 
-The mixer returns the filtered field only; the residual connection belongs to the block around it.
+The ReLU on real and imaginary parts does not commute with the phase a shift puts on each
+coefficient, so AFNO, unlike FNO and global filters, is not shift equivariant. The mixer returns
+the filtered field only; the residual connection belongs to the block around it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -14,7 +14,8 @@ class FNetMixer(FourierMixer):
     matter. Here the DFT is unitary (``norm="ortho"``) so that, for tokens with independent
     entries, the output keeps about half the input's variance whatever the grid size, which suits
     the pre-norm residual blocks of timm and of :class:`~zoo.models.FourierTransformer`. The
-    mixing is fixed, so it is not resolution invariant: it is defined on whatever grid it is given.
+    mixing is fixed, defined on whatever grid it is given; it is neither resolution invariant nor
+    shift equivariant (taking the real part discards the phase a shift puts on the spectrum).
 
     Args:
         dim, ndim, grid_size, num_prefix_tokens: see :class:`FourierMixer` (prefix tokens are the
