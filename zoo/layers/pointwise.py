@@ -24,21 +24,55 @@ def pointwise_linear(
         weight: ``(out, in)``.
         bias: ``(out,)`` or ``None``.
         add: ``(B, out, *spatial)`` or ``None``: a field (another path's output, a residual) that
-            the GEMM accumulates onto, which saves the separate pass over memory of ``y + add``.
+            the GEMM accumulates onto, which saves a separate pass over memory for ``y + add``.
 
     One batched GEMM over all points (``W @ u.flatten(2)``), which on CPU is faster than a
-    ``Conv{1,2,3}d`` with a 1x1 kernel and works for any number of spatial axes. (Accumulating in
-    place into ``add`` would save one more copy but costs two in the backward pass: autograd
-    rebuilds the gradient of an updated view.)
+    ``Conv{1,2,3}d`` with a 1x1 kernel and works for any number of spatial axes.
     """
     batch, flat = u.shape[0], u.flatten(2)
     if add is not None:
-        start = add.flatten(2) if bias is None else add.flatten(2) + bias[:, None]
-    elif bias is not None:
-        start = bias[:, None].expand(batch, -1, flat.shape[-1])
-    else:
-        return torch.matmul(weight, flat).view(batch, -1, *u.shape[2:])
+        start = add.clone() if bias is None else add + bias.view(-1, *([1] * (u.ndim - 2)))
+        return accumulate_pointwise(start, u, weight)
+    if bias is None:
+        return torch.bmm(weight.expand(batch, -1, -1), flat).view(batch, -1, *u.shape[2:])
+    start = bias[:, None].expand(batch, -1, flat.shape[-1])
     return torch.baddbmm(start, weight.expand(batch, -1, -1), flat).view(batch, -1, *u.shape[2:])
+
+
+def accumulate_pointwise(acc: torch.Tensor, u: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``acc += W u`` in place, one GEMM with ``beta = 1``; returns ``acc``.
+
+    For a contiguous ``acc`` ``(B, out, *spatial)`` that the caller owns and no longer needs, e.g.
+    the fresh output of another path: its old value is overwritten (autograd raises if something
+    saved it for a backward pass). ``u`` is ``(B, in, *spatial)``, ``weight`` ``(out, in)``.
+    Plain autograd would rebuild the gradient of such an in-place update of a view with two full
+    copies; this op's backward passes the gradient of ``acc`` through untouched.
+    """
+    if not acc.is_contiguous():
+        raise ValueError(f"accumulate_pointwise needs a contiguous acc, got strides {acc.stride()}")
+    return _AccumulatePointwise.apply(acc, u, weight)
+
+
+class _AccumulatePointwise(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, acc, u, weight):
+        ctx.save_for_backward(u, weight)
+        batch = u.shape[0]
+        acc.view(batch, weight.shape[0], -1).baddbmm_(weight.expand(batch, -1, -1), u.reshape(batch, weight.shape[1], -1))
+        ctx.mark_dirty(acc)
+        return acc
+
+    @staticmethod
+    def backward(ctx, grad):
+        u, weight = ctx.saved_tensors
+        flat_grad = grad.reshape(u.shape[0], weight.shape[0], -1)
+        grad_u = grad_weight = None
+        if ctx.needs_input_grad[1]:
+            # bmm with the weight broadcast: torch.matmul(2D, 3D) would transpose both operands.
+            grad_u = torch.bmm(weight.t().expand(u.shape[0], -1, -1), flat_grad).view(u.shape)
+        if ctx.needs_input_grad[2]:
+            grad_weight = torch.matmul(flat_grad, u.flatten(2).transpose(1, 2)).sum(0)
+        return grad, grad_u, grad_weight
 
 
 class PointwiseLinear(nn.Module):

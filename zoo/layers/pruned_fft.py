@@ -122,9 +122,12 @@ def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str, pair_weighted:
 
 def _along(matrix: torch.Tensor, t: torch.Tensor, dim: int) -> torch.Tensor:
     """``matrix`` applied to axis ``dim`` of ``t``: one batched GEMM, no transposition."""
-    # A strided batch (a permuted gradient, say) sends complex bmm to a per-matrix loop on CPU.
-    shape, t = t.shape, t.contiguous()
-    out = torch.matmul(matrix, t.view(*shape[:dim], shape[dim], math.prod(shape[dim + 1 :])))
+    # bmm with the matrix broadcast (torch.matmul(2D, 3D) would transpose both operands), on a
+    # contiguous batch (a strided one, a permuted gradient say, sends complex bmm to a per-matrix
+    # loop on CPU).
+    shape = t.shape
+    lines = t.contiguous().view(math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1 :]))
+    out = torch.bmm(matrix.expand(lines.shape[0], -1, -1), lines)
     return out.view(*shape[:dim], matrix.shape[0], *shape[dim + 1 :])
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.layers.activations import make_activation
-from zoo.layers.pointwise import ChannelMLP, PointwiseLinear, pointwise_linear
+from zoo.layers.pointwise import ChannelMLP, PointwiseLinear, accumulate_pointwise
 from zoo.layers.spectral_conv import SpectralConv
 from zoo.layers.validation import check_field
 from zoo.models.registry import register_model
@@ -58,8 +58,8 @@ class FourierBlock(nn.Module):
         """``(B, width, *spatial) -> (B, width, *spatial)``."""
         # K u + W u + b without a separate pass over memory for either sum: the bias is added to
         # the spectral path's zero-frequency mode and the pointwise GEMM accumulates onto K u.
-        spectral = self.spectral(u, bias=self.pointwise.bias)
-        u = self.act(self.norm(pointwise_linear(u, self.pointwise.weight, add=spectral)))
+        v = accumulate_pointwise(self.spectral(u, bias=self.pointwise.bias), u, self.pointwise.weight)
+        u = self.act(self.norm(v))
         return u if self.mlp is None else self.mlp(u, add=u)
 
 
