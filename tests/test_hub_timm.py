@@ -45,12 +45,6 @@ def test_zoo_loader_points_timm_checkpoints_to_timm(hub):
 ZOO_VARIANTS = sorted(timm.list_models("zoo_*"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="zoo/models/timm_variants.py raises on pretrained=True even when timm passes an hf-hub "
-    "source; it should build, replace the attention, then timm.models.load_pretrained(model, model.pretrained_cfg)",
-)
 @pytest.mark.parametrize("variant", ZOO_VARIANTS)
 def test_zoo_variant_round_trips_through_timm_hub_format(hub, variant):
     torch.manual_seed(0)
