@@ -41,7 +41,7 @@ BACKBONES = {
     "unet": {"architecture": "UNet2d", "config": {"in_channels": HISTORY, "out_channels": 1, "width": 16, "depth": 3}},
 }
 NAMES = {"fno": "fno-ns2d-nu1e-3", "afno": "afno-ns2d-nu1e-3", "unet": "unet-ns2d-nu1e-3"}
-COARSE_STEPS, FINE_STEPS, UNROLL = 3000, 200, 1
+COARSE_STEPS, FINE_STEPS, UNROLL = 2000, 100, 1
 
 
 def training_data(subsample: int, horizon: int) -> TimeWindows:

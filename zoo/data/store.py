@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+
+from zoo.files import atomic_path
 
 FORMAT = "zoo-fields"
 FORMAT_VERSION = 1
@@ -37,21 +37,11 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.safetensors"
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    _atomic(Path(directory) / MANIFEST, lambda tmp: Path(tmp).write_text(text))
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with atomic_path(Path(directory) / MANIFEST) as tmp:
+        tmp.write_text(text)
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -73,7 +63,9 @@ def write_shard(path: Path, fields: dict[str, torch.Tensor], metadata: dict[str,
     """Save ``fields`` (contiguous CPU tensors) with ``metadata`` as JSON in the header, atomically."""
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in fields.items()}
     header = {"zoo": json.dumps(metadata, sort_keys=True)}
-    _atomic(Path(path), lambda tmp: save_file(tensors, tmp, metadata=header))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp, metadata=header)
 
 
 def read_shard(path: Path, *, check_finite: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,27 +1,29 @@
-"""PNG plots people would rather look at than numbers: fields, spectra and error curves."""
+"""PNG plots people would rather look at than numbers: fields, spectra and error curves.
+
+Figures are drawn on matplotlib's Agg canvas directly, so plotting needs no display and never
+changes the global backend of a user's session; files are written atomically.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import torch  # noqa: E402
+from zoo.files import atomic_path
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
-    """Write the figure atomically (temp file then rename) and close it."""
+def save_figure(figure: Figure, path: str | os.PathLike) -> Path:
+    """Render ``figure`` as PNG to ``path`` (parents created) through a temporary file."""
     path = Path(path)
+    FigureCanvasAgg(figure)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
-        fig.savefig(tmp.name, dpi=120, bbox_inches="tight")
-    os.replace(tmp.name, path)
-    plt.close(fig)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
     return path
 
 
@@ -29,16 +31,17 @@ def plot_fields(fields: Mapping[str, torch.Tensor], path: str | os.PathLike, *, 
     """Side-by-side images of 2D fields ``(H, W)`` sharing one colour scale (e.g. truth, prediction, error)."""
     arrays = {name: f.detach().float().cpu().numpy() for name, f in fields.items()}
     limit = max(float(abs(a).max()) for a in arrays.values())
-    fig, axes = plt.subplots(1, len(arrays), figsize=(3.2 * len(arrays), 3.0), squeeze=False)
-    for ax, (name, array) in zip(axes[0], arrays.items()):
+    figure = Figure(figsize=(3.2 * len(arrays), 3.0))
+    axes = figure.subplots(1, len(arrays), squeeze=False)[0]
+    for ax, (name, array) in zip(axes, arrays.items()):
         image = ax.imshow(array.T, origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(name)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
+    figure.colorbar(image, ax=list(axes), shrink=0.8)
     if title:
-        fig.suptitle(title)
-    return _save(fig, path)
+        figure.suptitle(title)
+    return save_figure(figure, path)
 
 
 def plot_curves(
@@ -52,7 +55,8 @@ def plot_curves(
     logy: bool = False,
 ) -> Path:
     """Line plot of named ``(x, y)`` curves: error vs rollout step, energy spectra, loss curves."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    figure = Figure(figsize=(5.5, 4.0))
+    ax = figure.add_subplot()
     for name, (x, y) in curves.items():
         ax.plot(list(x), list(y), label=name)
     ax.set_xscale("log" if logx else "linear")
@@ -63,4 +67,4 @@ def plot_curves(
         ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(figure, path)

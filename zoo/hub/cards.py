@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.hub.checkpoint import CARD_FILE, WEIGHTS_FILE, plot_files, read_config, read_evaluation
-from zoo.hub.files import atomic_write_text
+from zoo.files import atomic_write_text
 from zoo.hub.schema import grid_label
 from zoo.hub.weights import read_header
 

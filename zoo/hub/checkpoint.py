@@ -21,7 +21,7 @@ from typing import Any
 from torch import nn
 
 from zoo.hub.errors import CheckpointError
-from zoo.hub.files import atomic_write_text
+from zoo.files import atomic_write_text
 from zoo.hub.schema import check_config, check_evaluation, check_metadata
 from zoo.hub.weights import load_weights_into, save_weights
 from zoo.models.registry import create_model, get_model_class, list_models

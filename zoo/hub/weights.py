@@ -24,7 +24,7 @@ import safetensors.torch
 import torch
 
 from zoo.hub.errors import CheckpointError
-from zoo.hub.files import atomic_path
+from zoo.files import atomic_path
 
 # The safetensors library refuses larger headers too; a header is about 100 bytes per tensor.
 MAX_HEADER_BYTES = 100 * 2**20

@@ -1,6 +1,6 @@
 """Atomic writes: a reader (or a resumed run) sees the old file or the new one, never half of one.
 
-Single files go through :func:`zoo.hub.files.atomic_path` (temporary file, fsync, ``os.replace``);
+Single files go through :func:`zoo.files.atomic_path` (temporary file, fsync, ``os.replace``);
 checkpoints are directories of several files that must appear together.
 """
 
@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from zoo.hub.files import atomic_path
+from zoo.files import atomic_path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

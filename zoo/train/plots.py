@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from zoo.hub.files import atomic_path
+from zoo.eval.plots import save_figure
 
 
 def plot_loss_curves(records: Sequence[dict[str, Any]], path: Path) -> None:
@@ -34,7 +33,7 @@ def plot_loss_curves(records: Sequence[dict[str, Any]], path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     if axes.lines:
         axes.legend(fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_rollout_error(errors: Sequence[float], path: Path, *, title: str = "") -> None:
@@ -46,7 +45,7 @@ def plot_rollout_error(errors: Sequence[float], path: Path, *, title: str = "") 
     axes.set_ylabel("relative L2 error")
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def _scalar_keys(records: Sequence[dict[str, Any]], *, exclude: tuple[str, ...]) -> list[str]:
@@ -54,10 +53,3 @@ def _scalar_keys(records: Sequence[dict[str, Any]], *, exclude: tuple[str, ...])
     for record in records:
         keys += [k for k, v in record.items() if k not in keys and k not in exclude and isinstance(v, (int, float))]
     return keys
-
-
-def _save(figure: Figure, path: Path) -> None:
-    FigureCanvasAgg(figure)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
