@@ -45,7 +45,9 @@ ZOO_MODES = (8, 9)  # 2 * 8 rows (0..7, -8..-1) x 9 rfft columns, as neuralopera
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--deps", default=os.environ.get("ZOO_BENCH_DEPS"), help="folder with neuraloperator 2.0 installed (pip --target)")
+    parser.add_argument(
+        "--deps", default=os.environ.get("ZOO_BENCH_DEPS"), help="folder with neuraloperator 2.0 (pip --target)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15, help="interleaved repeats per measurement")
     parser.add_argument("--steps", type=int, default=2, help="steps timed together in each repeat")
@@ -176,7 +178,10 @@ def main() -> None:
     probe_theirs = kept_mode_response(NeuralopSpectralConv(1, 1, n_modes=NEURALOP_MODES, bias=False), GRID)
     if probe_ours != probe_theirs:
         only_ours, only_theirs = sorted(probe_ours - probe_theirs), sorted(probe_theirs - probe_ours)
-        sys.exit(f"kept modes differ: {len(only_ours)} pass zoo only {only_ours[:8]}, {len(only_theirs)} neuraloperator only {only_theirs[:8]}")
+        sys.exit(
+            f"kept modes differ: {len(only_ours)} pass zoo only {only_ours[:8]}, "
+            f"{len(only_theirs)} neuraloperator only {only_theirs[:8]}"
+        )
     print(
         f"torch {torch.__version__}, neuraloperator {neuralop.__version__}, {args.threads} threads, "
         f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, {args.repeats} interleaved repeats x {args.steps} steps\n"

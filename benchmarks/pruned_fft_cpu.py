@@ -68,7 +68,8 @@ def main() -> None:
         probe = torch.empty(0)
         picks = ["GEMM" if pruned_fft._by_gemm(probe, n, k) else "FFT" for k in (sum(kept[0]), kept[1][0])]
         print(
-            f"| {fields} x {n}x{n} | {sum(kept[0])} x {kept[1][0]} | {gemm:.2f} | {fft:.2f} | {fft / gemm:.2f} | {', '.join(picks)} |",
+            f"| {fields} x {n}x{n} | {sum(kept[0])} x {kept[1][0]} | {gemm:.2f} | {fft:.2f} "
+            f"| {fft / gemm:.2f} | {', '.join(picks)} |",
             flush=True,
         )
 

@@ -128,7 +128,8 @@ def test_nonlinear_fno_runs_at_any_resolution_with_consistent_coordinates():
 def test_config_round_trip_rebuilds_the_same_function():
     torch.manual_seed(0)
     model = zoo.FNO(
-        2, 1, [6, 5], width=8, n_layers=2, projection_channels=12, channel_mlp_ratio=0.5, norm="group", domain_padding=0.1
+        2, 1, [6, 5], width=8, n_layers=2, projection_channels=12, channel_mlp_ratio=0.5, norm="group",
+        domain_padding=0.1,
     )
     config = json.loads(json.dumps(model.config))
     rebuilt = zoo.create_model(type(model).__name__, **config)

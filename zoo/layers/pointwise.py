@@ -58,7 +58,8 @@ class _AccumulatePointwise(torch.autograd.Function):
     def forward(ctx, acc, u, weight):
         ctx.save_for_backward(u, weight)
         batch = u.shape[0]
-        acc.view(batch, weight.shape[0], -1).baddbmm_(weight.expand(batch, -1, -1), u.reshape(batch, weight.shape[1], -1))
+        flat_u = u.reshape(batch, weight.shape[1], -1)
+        acc.view(batch, weight.shape[0], -1).baddbmm_(weight.expand(batch, -1, -1), flat_u)
         ctx.mark_dirty(acc)
         return acc
 

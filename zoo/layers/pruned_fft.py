@@ -168,7 +168,9 @@ def _dft_matrix(n: int, n_pos: int, n_neg: int, norm: str, *, inverse: bool, dty
 
 
 @functools.lru_cache(maxsize=64)
-def _real_dft_matrix(n: int, columns: int, norm: str, pair_weighted: bool, *, inverse: bool, dtype, device) -> torch.Tensor:
+def _real_dft_matrix(
+    n: int, columns: int, norm: str, pair_weighted: bool, *, inverse: bool, dtype, device
+) -> torch.Tensor:
     """Real DFT matrix of the first ``columns`` frequencies of ``n`` points, ``(re, im)`` interleaved.
 
     Forward ``(n, 2 columns)``: ``x @ D`` gives ``w_k (Re, Im)`` of ``sum_j x_j e^{-2 pi i k j / n}``.
