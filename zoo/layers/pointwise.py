@@ -58,8 +58,10 @@ class _AccumulatePointwise(torch.autograd.Function):
     def forward(ctx, acc, u, weight):
         ctx.save_for_backward(u, weight)
         batch = u.shape[0]
-        flat_u = u.reshape(batch, weight.shape[1], -1)
-        acc.view(batch, weight.shape[0], -1).baddbmm_(weight.expand(batch, -1, -1), flat_u)
+        # Under autocast the operands can differ in dtype (bf16 activations, float32 weights): an
+        # in-place GEMM is not autocast, so it computes in the accumulator's dtype.
+        flat_u = u.reshape(batch, weight.shape[1], -1).to(acc.dtype)
+        acc.view(batch, weight.shape[0], -1).baddbmm_(weight.to(acc.dtype).expand(batch, -1, -1), flat_u)
         ctx.mark_dirty(acc)
         return acc
 
@@ -70,9 +72,11 @@ class _AccumulatePointwise(torch.autograd.Function):
         grad_u = grad_weight = None
         if ctx.needs_input_grad[1]:
             # bmm with the weight broadcast: torch.matmul(2D, 3D) would transpose both operands.
-            grad_u = torch.bmm(weight.t().expand(u.shape[0], -1, -1), flat_grad).view(u.shape)
+            weight_t = weight.t().to(flat_grad.dtype).expand(u.shape[0], -1, -1)
+            grad_u = torch.bmm(weight_t, flat_grad).view(u.shape).to(u.dtype)
         if ctx.needs_input_grad[2]:
-            grad_weight = torch.matmul(flat_grad, u.flatten(2).transpose(1, 2)).sum(0)
+            u_t = u.flatten(2).transpose(1, 2).to(flat_grad.dtype)
+            grad_weight = torch.matmul(flat_grad, u_t).sum(0).to(weight.dtype)
         return grad, grad_u, grad_weight
 
 

@@ -225,7 +225,10 @@ class _PrunedRFFT(torch.autograd.Function):
     def forward(ctx, x, dims, kept, norm, pair_weighted):
         ctx.dims, ctx.kept, ctx.norm, ctx.pair_weighted = dims, kept, norm, pair_weighted
         ctx.spatial = tuple(x.shape[d] for d in dims)
-        return _owned(_forward(x, dims, kept, norm, pair_weighted))
+        # The DFT GEMMs must stay in the field's precision: autocast would run them in bf16, and
+        # complex tensors have no bf16 (the callers hand in float32 or float64).
+        with torch.autocast(x.device.type, enabled=False):
+            return _owned(_forward(x, dims, kept, norm, pair_weighted))
 
     @staticmethod
     def backward(ctx, grad):
@@ -237,7 +240,8 @@ class _PrunedIRFFT(torch.autograd.Function):
     @staticmethod
     def forward(ctx, y_hat, dims, kept, spatial, norm, pair_weighted):
         ctx.dims, ctx.kept, ctx.norm, ctx.pair_weighted = dims, kept, norm, pair_weighted
-        return _owned(_inverse(y_hat, dims, kept, spatial, norm, pair_weighted))
+        with torch.autocast(y_hat.device.type, enabled=False):
+            return _owned(_inverse(y_hat, dims, kept, spatial, norm, pair_weighted))
 
     @staticmethod
     def backward(ctx, grad):
