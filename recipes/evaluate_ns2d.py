@@ -126,7 +126,7 @@ def evaluation_json(kind: str, results: dict, speed: list[dict]) -> dict:
     }
 
 
-def metadata(kind: str) -> dict:
+def metadata(kind: str, results: dict) -> dict:
     compute = {stage: json.loads((run_dir(f"{NAMES[kind]}/{stage}") / "compute.json").read_text()) for stage in ("coarse", "fine")}
     return {
         "task": "2D Navier-Stokes vorticity, nu = 1e-3: w(t = 1..10) -> w(t = 11..50), autoregressive",
@@ -169,8 +169,19 @@ def metadata(kind: str) -> dict:
             "training.compute); the error is above the paper's and more training would lower it.",
             "Trained only at viscosity 1e-3 with the FNO forcing; other viscosities or forcings need fine-tuning.",
             "Rollouts beyond t = 50 and initial fields from other laws are untested.",
-        ],
+        ] + (afno_limitations(results) if kind == "afno" else []),
     }
+
+
+def afno_limitations(results: dict) -> list[str]:
+    return [
+        "This AFNO backbone is small (patch 2, embedding 64, depth 4) and got the FNO's training budget; it fits "
+        "the one-step task about 5x worse than the FNO and its 40-step rollout error is "
+        f"{results['afno'][64]['trajectory']:.2f}: it is a baseline to fine-tune from, not an accurate surrogate.",
+        "Its patch embedding and recovery act on grid points, so on a finer grid each patch covers a smaller area: "
+        f"zero-shot error grows to {results['afno'][128]['trajectory']:.2f} at 128x128 and "
+        f"{results['afno'][256]['trajectory']:.2f} at 256x256 (the Fourier mixing itself is resolution consistent).",
+    ]
 
 
 def main() -> None:
@@ -182,7 +193,7 @@ def main() -> None:
         name = NAMES[kind]
         speed = [time_against_solver(models[kind], sets[64], 0.01, 10), time_against_solver(models[kind], sets[256], 0.005, 1)]
         plots(name, kind, results, sets)
-        publish(name, models[kind], metadata=metadata(kind), evaluation=evaluation_json(kind, results, speed))
+        publish(name, models[kind], metadata=metadata(kind, results), evaluation=evaluation_json(kind, results, speed))
         print(f"published pretrained/{name}")
     (ROOT / "runs" / "ns2d-evaluation.json").write_text(
         json.dumps({k: {(f"{-g} (from 256)" if g < 0 else str(g)): v["trajectory"] for g, v in r.items()} for k, r in results.items()}, indent=2)

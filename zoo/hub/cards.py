@@ -230,9 +230,11 @@ def _finetune(name: str, metadata: dict[str, Any]) -> str:
         "    loss = torch.linalg.vector_norm(model(inputs) - targets) / torch.linalg.vector_norm(targets)\n"
         "    optimiser.zero_grad()\n    loss.backward()\n    optimiser.step()\n"
         f"zoo.save_pretrained(model, \"my-model\", metadata={{\"base_model\": \"{name}\"}})\n```\n\n"
-        "To change the number of input or output channels, build the same architecture with the new "
-        "counts (config.json holds every constructor argument) and copy over the pretrained tensors "
-        "whose shapes still match."
+        "To change the number of input or output channels (a new PDE), "
+        "`zoo.train.finetune.with_channels(model, in_channels=..., out_channels=...)` rebuilds the "
+        "lifting and projection heads and keeps every other pretrained tensor; "
+        "`zoo finetune --from NAME --data PATH` does the same from the command line, with frozen, "
+        "scaled or low-rank (`--spectral lora`) spectral weights."
     )
     if "finetune" in metadata:
         text += "\n\n" + metadata["finetune"]
