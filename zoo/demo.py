@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = from_pretrained(args.checkpoint)
     print(f"loaded {args.checkpoint}: {type(model.backbone).__name__}, "
-          f"{sum(p.numel() for p in model.parameters()):,} parameters")
+          f"{sum(p.numel() for p in model.parameters()):,} parameters; a new initial vorticity is drawn on each grid")
     grids = [64] + ([args.fine] if args.fine else [])
     curves, spectra = {}, {}
     for n in grids:
