@@ -26,11 +26,12 @@ from zoo.train.trainer import Trainer, TrainConfig
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def parse_args(description: str, *, kinds: list[str] | None = None) -> argparse.Namespace:
+def parse_args(description: str, *, kinds: list[str] | None = None, max_steps: bool = True) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     if kinds:
         parser.add_argument("kind", choices=kinds, help="which model to train")
-    parser.add_argument("--max-steps", type=int, help="override the recipe's number of steps")
+    if max_steps:
+        parser.add_argument("--max-steps", type=int, help="override the recipe's number of steps")
     parser.add_argument("--resume", action="store_true", help="continue from runs/<name>/checkpoints")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args()

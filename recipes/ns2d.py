@@ -1,19 +1,23 @@
 """Pretrain the 2D Navier-Stokes operators (nu = 1e-3) on the FNO paper's protocol.
 
-    python recipes/ns2d.py fno  [--resume] [--max-steps N]   # -> pretrained/fno-ns2d-nu1e-3
-    python recipes/ns2d.py afno                              # -> pretrained/afno-ns2d-nu1e-3
-    python recipes/ns2d.py unet                              # the convolutional baseline (runs/ only)
+    python recipes/ns2d.py fno  [--resume]   # trains runs/fno-ns2d-nu1e-3
+    python recipes/ns2d.py afno [--resume]   # trains runs/afno-ns2d-nu1e-3
+    python recipes/ns2d.py unet [--resume]   # the convolutional baseline
+    python recipes/evaluate_ns2d.py          # evaluates all three, publishes the FNO and AFNO
 
 Protocol (Li et al. 2021): vorticity at t = 1..10 in, t = 11..50 predicted autoregressively, 64x64,
 relative L2 of the whole predicted trajectory per sample, averaged over test samples. Training is
-one-step on every 10-frame window of t = 1..50, first on the 32x32 subsampled grid (the operator
-is resolution invariant, and a step there costs a quarter), then on 64x64; ``UNROLL > 1`` makes the
-second stage a free multi-step unroll, so the model learns from its own errors (costlier per step).
-All three models get the same data, steps and batch size. The step counts fit the compute of one
-session on a shared 2-core CPU; they are far below the FNO paper's 500 epochs.
+on every 10-frame window of t = 1..50, on the 32x32 subsampled grid (the operator is resolution
+invariant, and a step there costs a quarter) and on 64x64, in the ``STAGES`` below: each stage
+starts from the weights the previous one ended with, and a stage with ``unroll > 1`` trains on a
+free multi-step rollout, so the model learns from its own errors. The stages were added session by
+session as compute allowed (``--resume`` skips the finished ones); all three models get the same
+data, stages and batch size. The total is far below the FNO paper's 500 epochs.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from common import ROOT, parse_args, train  # noqa: E402  (run as a script from recipes/)
 
@@ -41,7 +45,28 @@ BACKBONES = {
     "unet": {"architecture": "UNet2d", "config": {"in_channels": HISTORY, "out_channels": 1, "width": 16, "depth": 3}},
 }
 NAMES = {"fno": "fno-ns2d-nu1e-3", "afno": "afno-ns2d-nu1e-3", "unet": "unet-ns2d-nu1e-3"}
-COARSE_STEPS, FINE_STEPS, UNROLL = 2000, 100, 1
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    steps: int
+    subsample: int  # 2: the 32x32 grid, 1: 64x64
+    unroll: int
+    lr: float
+    warmup_steps: int
+
+    def describe(self) -> str:
+        grid = 64 // self.subsample
+        rollout = "one-step (teacher-forced)" if self.unroll == 1 else f"{self.unroll}-step free-rollout"
+        return f"{self.name}: {self.steps} {rollout} steps on {grid}x{grid}, lr {self.lr:g}"
+
+
+STAGES = (
+    Stage("coarse", 2000, subsample=2, unroll=1, lr=1e-3, warmup_steps=200),  # session 1
+    Stage("fine", 100, subsample=1, unroll=1, lr=3e-4, warmup_steps=50),  # session 1
+    Stage("coarse-2", 20000, subsample=2, unroll=1, lr=1e-3, warmup_steps=200),  # session 2
+    Stage("fine-2", 500, subsample=1, unroll=2, lr=3e-4, warmup_steps=50),  # session 2
+)
 
 
 def training_data(subsample: int, horizon: int) -> TimeWindows:
@@ -58,19 +83,17 @@ def make_model(kind: str) -> AutoregressiveOperator:
 
 
 def main() -> None:
-    args = parse_args(__doc__, kinds=list(BACKBONES))
+    args = parse_args(__doc__, kinds=list(BACKBONES), max_steps=False)  # the steps are STAGES'
     name = NAMES[args.kind]
     model = make_model(args.kind)
-    common = {"batch_size": 20, "lr": 1e-3, "weight_decay": 1e-4, "schedule": "cosine", "min_lr_factor": 0.05,
+    common = {"batch_size": 20, "weight_decay": 1e-4, "schedule": "cosine", "min_lr_factor": 0.05,
               "grad_clip": 1.0, "log_every": 50, "checkpoint_every": 250, "seed": 0}
     # No evaluation during training: the test set is evaluated once, by recipes/evaluate_ns2d.py.
     objective = Autoregressive(HISTORY, teacher_forcing=False)
-    train(f"{name}/coarse", model, training_data(2, 1),
-          TrainConfig(max_steps=args.max_steps or COARSE_STEPS, warmup_steps=200, **common),
-          resume=args.resume, objective=objective)
-    train(f"{name}/fine", model, training_data(1, UNROLL),
-          TrainConfig(max_steps=FINE_STEPS, warmup_steps=50, **{**common, "lr": 3e-4}),
-          resume=args.resume, objective=objective)
+    for stage in STAGES:
+        config = TrainConfig(max_steps=stage.steps, warmup_steps=stage.warmup_steps, **{**common, "lr": stage.lr})
+        train(f"{name}/{stage.name}", model, training_data(stage.subsample, stage.unroll), config,
+              resume=args.resume, objective=objective)
 
 
 if __name__ == "__main__":

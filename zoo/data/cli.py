@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from zoo.pde.navier_stokes import NAMED_FORCINGS
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="generate and inspect PDE data sets")
@@ -25,6 +27,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ns2d.add_argument("--record-every", type=float, default=1.0, help="time between records")
     ns2d.add_argument("--dt", type=float, default=None, help="time step (default: 0.64 / resolution)")
     _common_options(ns2d)
+    ns2d.add_argument("--forcing", choices=sorted(NAMED_FORCINGS), default="fno", help="named forcing (default: the FNO paper's)")
     ns2d.add_argument("--diffusivity", type=float, default=None, help="also carry a passive scalar with this diffusivity")
     ns2d.set_defaults(func=_generate, recipe=_ns2d_recipe, default_shard_size=100)
 
@@ -73,6 +76,7 @@ def _ns2d_recipe(args: argparse.Namespace):
         dtype=torch.float64 if args.float64 else torch.float32,
         device=args.device,
         diffusivity=args.diffusivity,
+        forcing=args.forcing,
     )
 
 

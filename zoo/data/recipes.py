@@ -7,7 +7,7 @@ import torch
 from zoo.data.generate import Recipe, sample_generators
 from zoo.pde.burgers import burgers_1d
 from zoo.pde.darcy import darcy_2d, threshold_coefficient
-from zoo.pde.navier_stokes import default_time_step, navier_stokes_2d, passive_scalar_2d
+from zoo.pde.navier_stokes import FORCING_FORMULAS, default_time_step, navier_stokes_2d, passive_scalar_2d
 from zoo.pde.random_fields import gaussian_random_field
 
 
@@ -23,14 +23,18 @@ def navier_stokes_recipe(
     alpha: float = 2.5,
     tau: float = 7.0,
     diffusivity: float | None = None,
+    forcing: str = "fno",
 ) -> Recipe:
     """FNO-paper vorticity data: ``vorticity (n, steps + 1, resolution, resolution)`` at t = 0, record_every, ...
 
     With ``diffusivity``, the flow also carries a passive scalar, stored as ``scalar`` (same shape),
-    whose initial field is an independent draw of the same law as the vorticity's.
+    whose initial field is an independent draw of the same law as the vorticity's. ``forcing``
+    names one of ``zoo.pde.navier_stokes.NAMED_FORCINGS`` (``"fno"``: the paper's).
     """
+    if forcing not in FORCING_FORMULAS:
+        raise ValueError(f"unknown forcing {forcing!r}; named forcings: {sorted(FORCING_FORMULAS)}")
     dt = record_every / round(record_every / (dt or default_time_step(resolution, record_every)))
-    parameters = {"viscosity": viscosity, "forcing": "0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))"}
+    parameters = {"viscosity": viscosity, "forcing": FORCING_FORMULAS[forcing]}
     if diffusivity is not None:
         parameters["diffusivity"] = diffusivity
     description = {
@@ -56,8 +60,8 @@ def navier_stokes_recipe(
         ]).to(device=device, dtype=dtype)
         w0, t_end = initial[:, 0], steps * record_every
         if diffusivity is None:
-            return {"vorticity": torch.cat([w0[:, None], navier_stokes_2d(w0, viscosity, t_end, record_every, dt=dt)], 1).float().cpu()}
-        w, c = passive_scalar_2d(w0, initial[:, 1], viscosity, diffusivity, t_end, record_every, dt=dt)
+            return {"vorticity": torch.cat([w0[:, None], navier_stokes_2d(w0, viscosity, t_end, record_every, forcing=forcing, dt=dt)], 1).float().cpu()}
+        w, c = passive_scalar_2d(w0, initial[:, 1], viscosity, diffusivity, t_end, record_every, forcing=forcing, dt=dt)
         return {
             "vorticity": torch.cat([w0[:, None], w], 1).float().cpu(),
             "scalar": torch.cat([initial[:, 1:2], c], 1).float().cpu(),

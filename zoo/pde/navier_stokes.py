@@ -39,7 +39,14 @@ def fno_forcing(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 0.1 * (torch.sin(2 * math.pi * (x + y)) + torch.cos(2 * math.pi * (x + y)))
 
 
-NAMED_FORCINGS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"fno": fno_forcing}
+def kolmogorov_forcing(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A Kolmogorov-type shear forcing ``0.1 sin(8 pi y)`` (four periods across the domain)."""
+    del x  # uniform in x
+    return 0.1 * torch.sin(8 * math.pi * y)
+
+
+NAMED_FORCINGS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"fno": fno_forcing, "kolmogorov": kolmogorov_forcing}
+FORCING_FORMULAS = {"fno": "0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))", "kolmogorov": "0.1 sin(8 pi y)"}
 
 
 def periodic_grid(resolution: int, *, device=None, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
