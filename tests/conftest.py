@@ -1,0 +1,21 @@
+"""Shared fixtures: the examples under ``examples/`` are scripts, imported here by file name."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def example():
+    """``example("finetune_regime")`` imports ``examples/finetune_regime.py`` (and its ``common``)."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        yield lambda name: importlib.import_module(name)
+    finally:
+        sys.path.remove(str(EXAMPLES))
