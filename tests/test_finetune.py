@@ -198,3 +198,16 @@ def test_instance_finetuning_on_the_burgers_residual_improves_an_out_of_distribu
     assert error_after < 0.5 * error_before  # measured: 0.055 -> 0.020
     with torch.no_grad():  # the pretrained model itself is untouched
         assert relative_l2(model(initial), future).item() == error_before
+
+
+@pytest.mark.parametrize("spectral", ["freeze", "lora"])
+def test_instance_finetuning_can_keep_the_spectral_weights(spectral):
+    model = tiny_fno(1, 4)
+    initial = torch.sin(2 * torch.pi * torch.arange(32) / 32).view(1, 1, 32)
+    tuned, residuals = finetune_instance(model, initial, BurgersPhysics(viscosity=0.02, dt=0.01), steps=3, lr=1e-3,
+                                         spectral=spectral)
+    assert len(residuals) == 3
+    for before, after in zip(spectral_layers(model), spectral_layers(tuned)):
+        kept = after.parametrizations.weight.original if spectral == "lora" else after.weight
+        assert torch.equal(before.weight, kept)
+    assert not torch.equal(model.lifting.weight, tuned.lifting.weight)

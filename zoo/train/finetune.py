@@ -203,6 +203,7 @@ def finetune_instance(
     rollout_steps: int | None = None,
     channels: int = 1,
     device: str = "cpu",
+    spectral: str = "train",
 ) -> tuple[nn.Module, list[float]]:
     """Instance-wise fine-tuning (PINO): fit a copy of ``model`` to the PDE on these inputs only.
 
@@ -210,16 +211,20 @@ def finetune_instance(
     residual ``physics(inputs, prediction)`` (:mod:`zoo.train.physics`), minimise the residual of
     the model's prediction for ``steps`` AdamW steps. No solver data is used. With
     ``rollout_steps`` the model is a time stepper and the residual is taken over its rollout.
+    ``spectral`` says how the spectral weights adapt (:func:`finetuning_groups`: ``"train"``,
+    ``"freeze"`` or ``"lora"``); every other weight trains at ``lr``.
 
     Returns the fine-tuned copy (``model`` is untouched) and the residual loss at every step.
     """
     tuned = copy.deepcopy(model).train()
     check_data_fits(tuned, inputs)
+    groups = finetuning_groups(tuned, spectral=spectral)
     objective = PhysicsInformed(physics, rollout_steps=rollout_steps, channels=channels)
     config = TrainConfig(
         max_steps=steps, lr=lr, schedule="constant", weight_decay=0.0, log_every=1, progress=False, device=device
     )
     history = Trainer(
-        tuned, [inputs], config, objective=objective, context=DistributedContext(device=torch.device(device))
+        tuned, [inputs], config, objective=objective, param_groups=groups,
+        context=DistributedContext(device=torch.device(device)),
     ).fit()
     return tuned.eval(), [record["physics"] for record in history]
