@@ -30,6 +30,7 @@ DATA = ROOT / "data" / "ns2d-nu1e-3"
 HISTORY = 10
 FIRST_FRAME = 1  # the paper's data starts at t = 1; t = 0 (the random initial field) is not used
 TRAIN_SAMPLES = 500  # compute-limited: see the model card
+BATCH_SIZE = 20
 
 BACKBONES = {
     # The FNO paper's FNO-2D: modes 12, width 20, 4 layers (465k complex / 926k real parameters).
@@ -86,7 +87,7 @@ def main() -> None:
     args = parse_args(__doc__, kinds=list(BACKBONES), max_steps=False)  # the steps are STAGES'
     name = NAMES[args.kind]
     model = make_model(args.kind)
-    common = {"batch_size": 20, "weight_decay": 1e-4, "schedule": "cosine", "min_lr_factor": 0.05,
+    common = {"batch_size": BATCH_SIZE, "weight_decay": 1e-4, "schedule": "cosine", "min_lr_factor": 0.05,
               "grad_clip": 1.0, "log_every": 50, "checkpoint_every": 250, "seed": 0}
     # No evaluation during training: the test set is evaluated once, by recipes/evaluate_ns2d.py.
     objective = Autoregressive(HISTORY, teacher_forcing=False)

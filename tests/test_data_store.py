@@ -7,7 +7,7 @@ import torch
 
 from zoo.data.generate import generate
 from zoo.data.recipes import navier_stokes_recipe
-from zoo.data.store import DataFileError, read_directory, read_shard, shard_name, write_shard
+from zoo.data.store import MANIFEST, DataFileError, read_directory, read_shard, shard_name, write_shard
 from zoo.pde import gaussian_random_field, navier_stokes_2d
 
 
@@ -100,3 +100,31 @@ def test_a_data_set_grows_or_shrinks_by_sample_count_keeping_finished_shards(tmp
     assert (tmp_path / shard_name(0)).stat().st_mtime_ns == first  # kept; shard 1 was redone for 2..4
     reference = navier_stokes_recipe(viscosity=1e-3, resolution=16, steps=2, record_every=0.5).solve(3, 4, 0)
     assert torch.allclose(grown["vorticity"][3:], reference["vorticity"], atol=1e-6)
+
+
+def test_data_sets_of_different_seeds_share_no_sample(tmp_path):
+    # torch's CPU generator keeps 32 bits of a seed: the seed must reach those bits.
+    generate(tmp_path / "train", small_recipe(), samples=4, seed=0, shard_size=4, progress=False)
+    generate(tmp_path / "test", small_recipe(), samples=4, seed=1, shard_size=4, progress=False)
+    train, _ = read_directory(tmp_path / "train")
+    test, _ = read_directory(tmp_path / "test")
+    initial_train, initial_test = train["vorticity"][:, 0].flatten(1), test["vorticity"][:, 0].flatten(1)
+    assert torch.cdist(initial_test, initial_train).min() > 0.1 * initial_train.norm(dim=1).min()
+
+
+def test_sample_seeds_are_distinct_within_and_across_nearby_seeds():
+    from zoo.data.generate import sample_seed
+
+    seeds = {sample_seed(seed, index) for seed in range(20) for index in range(1000)}
+    assert len(seeds) == 20 * 1000
+    assert all(0 <= value < 2**32 for value in seeds)
+    assert sample_seed(0, 5) == 5
+
+
+def test_a_data_set_made_with_the_old_seeding_is_refused_with_a_hint(tmp_path):
+    generate(tmp_path, small_recipe(), samples=2, seed=3, shard_size=2, progress=False)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    del manifest["seeding"]
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(DataFileError, match="ignored the seed"):
+        generate(tmp_path, small_recipe(), samples=2, seed=3, shard_size=2, progress=False)

@@ -44,11 +44,19 @@ def shard_samples(path: Path) -> tuple[int, int] | None:
     return shard.get("start"), shard.get("stop")
 
 
+# torch's CPU generator (MT19937) keeps only the low 32 bits of a seed, so a sample's seed must
+# carry the data set's seed in those bits. Adding ``seed`` times an odd constant (2^32 / golden
+# ratio) keeps the samples of one data set distinct and puts data sets of nearby seeds ~10^9
+# indices apart; seed 0 keeps seed = index.
+SEED_STRIDE = 0x9E3779B9
+SEEDING = "sample i of seed s: torch.Generator().manual_seed((i + s * 0x9E3779B9) mod 2^32)"
+
+
 def sample_seed(seed: int, index: int) -> int:
-    """Seed of sample ``index`` in a data set generated with ``seed``."""
+    """The 32-bit seed of sample ``index`` in a data set generated with ``seed``."""
     if not 0 <= seed < 2**31 or not 0 <= index < 2**32:
         raise ValueError(f"need 0 <= seed < 2^31 and 0 <= sample index < 2^32, got {seed}, {index}")
-    return seed * 2**32 + index
+    return (index + seed * SEED_STRIDE) % 2**32
 
 
 def sample_generators(seed: int, start: int, stop: int) -> list[torch.Generator]:
@@ -99,6 +107,7 @@ def generate(
         "fields": recipe.fields,
         **recipe.description,
         "seed": seed,
+        "seeding": SEEDING,
         "samples": samples,
         "shard_size": shard_size,
     }
@@ -108,9 +117,11 @@ def generate(
         identity["samples"] = samples
         if identity != manifest:
             changed = sorted(k for k in set(identity) | set(manifest) if identity.get(k) != manifest.get(k))
+            hint = ("; it was made by an earlier zoo whose samples ignored the seed (every seed gave seed 0's "
+                    "samples): regenerate it" if "seeding" in changed and "seeding" not in existing else "")
             raise DataFileError(
                 f"{directory / MANIFEST}: the directory holds a different data set (differs in {changed}); "
-                "choose another output directory"
+                f"choose another output directory{hint}"
             )
     manifest |= {"zoo_version": __version__, "command": command}
     write_manifest(directory, manifest)
