@@ -49,6 +49,7 @@ from zoo.train.normalisation import normalised_to
 EXAMPLE = "finetune_regime"
 CHECKPOINTS = {"FNO": "fno-ns2d-nu1e-3", "AFNO": "afno-ns2d-nu1e-3"}
 INITS = ("pretrained", "scratch")
+LABELS = {"pretrained": "fine-tuned", "scratch": "from scratch"}  # what each init is called in plots
 HISTORY = 10
 FIRST_FRAME = 1  # t = 0 (the random initial field) is not used, as in the FNO paper's data
 PROBE_WINDOWS = 50  # training windows on which the one-step loss is measured before and after
@@ -196,7 +197,7 @@ def run_regime(regime: Regime, budget: Budget, protocol: dict[str, Any], args) -
                 run, frame = cached(cache / f"{arch}-{init}-{count}.pt", key,
                                     lambda: fit_and_test(checkpoint, init, windows, test, budget, args.seed))
                 if count == max(budget.trajectories):
-                    frames[f"{arch} {init}"] = frame
+                    frames[f"{arch} {LABELS[init]}"] = frame
                 runs.append({"architecture": arch, "init": init, "trajectories": count, "windows": len(windows),
                              "weights_sha256": revision["weights_sha256"], **run})
                 print(f"  N={count:>3} {arch:>4} {init:>10}: relative L2 {run['relative_l2']:.4f}  one-step "
@@ -213,10 +214,10 @@ def write_plots(regime, budget, zero_shot, runs, frames, out) -> list[str]:
     for arch in CHECKPOINTS:
         for init in INITS:
             errors = [r["relative_l2"] for r in runs if r["architecture"] == arch and r["init"] == init]
-            curves[f"{arch} {'fine-tuned' if init == 'pretrained' else 'from scratch'}"] = (counts, errors)
+            curves[f"{arch} {LABELS[init]}"] = (counts, errors)
         curves[f"{arch} zero-shot"] = ([counts[0], counts[-1]], [zero_shot[arch]["relative_l2"]] * 2)
     largest = [r for r in runs if r["trajectories"] == counts[-1]]
-    losses = {f"{r['architecture']} {r['init']}": tuple(zip(*r["loss_curve"])) for r in largest}
+    losses = {f"{r['architecture']} {LABELS[r['init']]}": tuple(zip(*r["loss_curve"])) for r in largest}
     paths = [
         plot_curves(curves, out / f"error_vs_trajectories_{regime.name}.png", xlabel="training trajectories",
                     ylabel="test relative L2 (rollout)", title=regime.name, logx=True, logy=True),
