@@ -1,11 +1,11 @@
 """Held-out Navier-Stokes trajectories that no data set of this project contains.
 
-zoo's generator seeds sample ``i`` of a data set with seed ``s`` by ``s * 2**32 + i``
-(``zoo.data.generate.sample_seed``), but torch's CPU generator keeps only the low 32 bits of a
-seed, so every data set holds the same initial fields index by index whatever its seed: a "test
-set of another seed" repeats the training set. Fresh samples therefore need fresh *indices*; these
-are solved directly from the recipe (the same solver and law), far beyond the indices any data set
-here uses. They are not cached: a few trajectories take a minute or two.
+The checkpoints were trained on samples 0..499 of zoo's generator (seed 0), and before commit
+4b183c6 every seed gave seed 0's samples index by index (torch keeps 32 bits of a seed), so a test
+set "of another seed" could repeat a training set. These flows are samples of seed 0 at indices far
+beyond any data set here (from ``FIRST_INDEX``), solved directly from the recipe (the same solver
+and law): new initial fields under either seeding. They are not cached: a few trajectories take a
+minute or two.
 """
 
 from __future__ import annotations

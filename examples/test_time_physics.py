@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     plan = QUICK if args.quick else FULL
     steps, horizon = args.steps or plan["steps"], args.horizon or plan["horizon"]
     started = time.perf_counter()
-    # Flows the checkpoint never saw: not a data set of another seed, which repeats its training
-    # samples, but samples of fresh indices (see held_out.py).
+    # Flows the checkpoint never saw: samples at fresh generator indices (see held_out.py).
     data = held_out_ns2d(plan["cases"], resolution=plan["resolution"], steps=plan["frames"])
     frames = data.trajectories[:, 1:, 0]  # t = 1..frames
     model = zoo.from_pretrained(CHECKPOINT)
