@@ -7,7 +7,7 @@ Protocol. 2D Navier-Stokes vorticity at nu = 1e-3 with the FNO paper's forcing. 
 solved once at 128x128 (zoo's pseudo-spectral solver, recorded at t = 0, 1, ..., 20); the 64 and 32
 grids are every 2nd and 4th point of the same solutions (the FNO paper's convention), so every grid
 shows the same flows. Training: 32 trajectories (seed 40), one-step windows
-``w(t-9..t) -> w(t+1)`` over t = 1..20. Test: 10 other trajectories (seed 41), ``w(t = 1..10)`` in,
+``w(t-9..t) -> w(t+1)`` over t = 1..20. Test: 8 other trajectories (seed 41), ``w(t = 1..10)`` in,
 free rollout of t = 11..20, relative L2 of each whole predicted trajectory averaged over samples
 (the FNO paper's metric), at each of the three grids.
 
@@ -19,10 +19,10 @@ in which each batch holds one grid and the grids take equal shares (zoo's ``Batc
 
 Compute, two ways. Equal wall-clock (the main comparison, since a 128x128 step costs about ten
 32x32 steps): the time of one training step at each grid is measured first (the fastest of a few,
-which the other jobs of a shared machine disturb least); the 128-only regime trains 40 steps and
-every other regime as many steps as take the same time, ``40 * t(128) / t(regime)``, where a mixed
+which the other jobs of a shared machine disturb least); the 128-only regime trains 25 steps and
+every other regime as many steps as take the same time, ``25 * t(128) / t(regime)``, where a mixed
 step costs the mean of its grids' steps. Step counts thus depend on the ratios of step times, not
-on how busy the machine is. Equal steps: every regime trains 40 steps (the 128-only model is the
+on how busy the machine is. Equal steps: every regime trains 25 steps (the 128-only model is the
 same run). The checkpoint ``fno-ns2d-nu1e-3`` is
 evaluated on the same test set as a reference only: it had 500 trajectories and about 35 minutes
 of training, mostly at 32x32, so starting from it would bias the comparison toward its grids and
@@ -70,8 +70,8 @@ class Sizes:
         return self.base // 4, self.base // 2, self.base
 
 
-FULL = Sizes(base=128, train_samples=32, test_samples=10, time_steps=20, history=10, modes=12, width=20,
-             layers=4, batch_size=10, base_steps=40, timed_steps=3)
+FULL = Sizes(base=128, train_samples=32, test_samples=8, time_steps=20, history=10, modes=12, width=20,
+             layers=4, batch_size=10, base_steps=25, timed_steps=3)
 QUICK = Sizes(base=32, train_samples=4, test_samples=2, time_steps=12, history=10, modes=4, width=8,
               layers=2, batch_size=4, base_steps=4, timed_steps=2)
 
