@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     common = {"resolution": plan["resolution"], "steps": plan["steps"], "diffusivity": DIFFUSIVITY}
     # t = 0 is dropped, as in the checkpoint's protocol: frames t = 1..10 are the input.
     train_data = ns2d_data(args.data, f"{name}/train", samples=plan["train_samples"], seed=30, **common).select(times=slice(1, None))
-    # Not a data set of another seed: those repeat the training samples (see held_out.py).
+    # Fresh generator indices: initial fields that neither this training set nor the checkpoint's contains.
     test_data = held_out_ns2d(plan["test_samples"], **common).select(times=slice(1, None))
     data_seconds = time.perf_counter() - started
     names = train_data.channels
