@@ -111,11 +111,13 @@ def variance_scale(mean: torch.Tensor, std: torch.Tensor, truth: torch.Tensor) -
     Every ``std`` must be positive. Shapes: ``mean``, ``std``, ``truth`` alike.
     """
     if not bool((std > 0).all()):
-        raise ValueError("variance_scale needs a positive std at every point (a member spread of zero cannot be scaled)")
+        raise ValueError("variance_scale needs a positive std at every point (a zero spread cannot be scaled)")
     return float(_standardised_error(mean, std, truth).square().mean().sqrt())
 
 
-def std_error_correlation(std: torch.Tensor, mean: torch.Tensor, truth: torch.Tensor, *, dim: int | None = None) -> float:
+def std_error_correlation(
+    std: torch.Tensor, mean: torch.Tensor, truth: torch.Tensor, *, dim: int | None = None
+) -> float:
     """Pearson correlation between the predicted spread and the actual error ``|mean - truth|``.
 
     With ``dim=None`` over all points; with ``dim`` (e.g. ``0`` for samples) between per-slice
