@@ -1,7 +1,7 @@
 """Recover an earlier vorticity field from a noisy later one: through the pretrained operator, with a
 learned inverse operator, and through the numerical solver itself.
 
-    python examples/inverse_initial_condition.py            # the full run (about 10 minutes of one free CPU core)
+    python examples/inverse_initial_condition.py            # the full run (9 minutes on the shared 2-core machine)
     python examples/inverse_initial_condition.py --quick    # a small version of the same code (seconds)
 
 Task. Navier-Stokes, nu = 1e-3, FNO forcing, 64x64: recover w(t = 10) from one observation of
