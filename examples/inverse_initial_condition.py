@@ -16,7 +16,7 @@ Methods (the same observations, the same prior, the same optimiser where one is 
   where ``F`` is the pretrained operator's 5-step rollout and ``h`` its input, the 10-frame history
   w(t = 1..10). One later field cannot determine 10 earlier ones, so the history is a cubic
   polynomial in time with 4 unknown coefficient fields (temporal smoothness by construction; fed
-  the least-squares cubic fit of the true history the operator's 5-step error is about 1.5x that of
+  the least-squares cubic fit of the true history the operator's 5-step error is about 1.2x that of
   the true history); w(10) is its last frame. Initial guess: the observation, constant in time.
 * (b) learned inverse: ``zoo.train.finetune.with_channels`` makes a 1 -> 1 FNO of the pretrained
   backbone (Fourier layers kept, new lifting and projection), trained on (noisy w(t + 5) -> w(t))
