@@ -16,7 +16,7 @@ import time
 
 import torch
 from common import ROOT, plots_dir, publish, run_dir
-from ns2d import BATCH_SIZE, DATA, FIRST_FRAME, HISTORY, NAMES, STAGES, TRAIN_SAMPLES
+from ns2d import BATCH_SIZE, DATA, FIRST_FRAME, HISTORY, NAMES, STAGES, TRAIN_SAMPLES, Stage
 
 from zoo.data import load_fields
 from zoo.eval import kinetic_energy_spectrum, plot_curves, plot_fields
@@ -25,6 +25,25 @@ from zoo.hub import from_pretrained
 from zoo.pde import navier_stokes_2d
 
 LABELS = {"fno": "FNO", "afno": "AFNO transformer", "unet": "U-Net"}
+
+
+def trained_stages(kind: str) -> list[Stage]:
+    """The stages of ``STAGES`` this model finished, in order (a later session may add the rest)."""
+    done = []
+    for stage in STAGES:
+        ledger = run_dir(f"{NAMES[kind]}/{stage.name}") / "compute.json"
+        if not ledger.exists() or json.loads(ledger.read_text())["steps"] < stage.steps:
+            break
+        done.append(stage)
+    if not done:
+        raise FileNotFoundError(f"{NAMES[kind]} has no finished stage: run recipes/ns2d.py {kind}")
+    return done
+
+
+def label(kind: str) -> str:
+    """The model's name in plots and tables, with its step count if it trained fewer stages than the others."""
+    stages = trained_stages(kind)
+    return LABELS[kind] if len(stages) == len(STAGES) else f"{LABELS[kind]} ({sum(s.steps for s in stages):,} steps)"
 TEST_SAMPLES = 100
 ZERO_SHOT_SAMPLES = 5
 VISCOSITY = 1e-3
@@ -51,7 +70,7 @@ def evaluate(models: dict[str, torch.nn.Module], sets: dict[int, torch.Tensor]) 
                 "spectrum": spectrum.mean(0).tolist(),
                 "sample": predictions[0, -1],
             }
-            print(f"{LABELS[kind]:>17} {abs(grid)}x{abs(grid)}{' (256 subsampled)' if grid < 0 else ''}: "
+            print(f"{label(kind):>30} {abs(grid)}x{abs(grid)}{' (256 subsampled)' if grid < 0 else ''}: "
                   f"relative L2 {results[kind][grid]['trajectory']:.4f}")
     return results
 
@@ -85,13 +104,13 @@ def plots(name: str, kind: str, results: dict, sets: dict[int, torch.Tensor]) ->
     directory = plots_dir(name)
     times = list(range(HISTORY + 1, HISTORY + 1 + len(results[kind][64]["per_step"])))
     for grid in (64, 128, 256):
-        curves = {f"{LABELS[k]}": (times, results[k][grid]["per_step"]) for k in results}
+        curves = {label(k): (times, results[k][grid]["per_step"]) for k in results}
         plot_curves(curves, directory / f"rollout_error_{grid}.png", xlabel="t", ylabel="relative L2 error",
                     title=f"Rollout error at {grid}x{grid}" + (" (zero-shot)" if grid != 64 else ""), logy=True)
         truth = sets[grid][:, -1].double()
         k, true_spectrum = kinetic_energy_spectrum(truth)
         spectra = {"truth (solver)": (k[1:].tolist(), true_spectrum.mean(0)[1:].tolist())}
-        spectra |= {LABELS[m]: (k[1:].tolist(), results[m][grid]["spectrum"][1:]) for m in results}
+        spectra |= {label(m): (k[1:].tolist(), results[m][grid]["spectrum"][1:]) for m in results}
         plot_curves(spectra, directory / f"energy_spectrum_t50_{grid}.png", xlabel="wavenumber k", ylabel="E(k)",
                     title=f"Kinetic energy spectrum at t = 50, {grid}x{grid}", logx=True, logy=True)
         sample = results[kind][grid]["sample"]
@@ -109,9 +128,9 @@ def evaluation_json(kind: str, results: dict, speed: list[dict]) -> dict:
 
     times = list(range(HISTORY + 1, HISTORY + 1 + len(results[kind][64]["per_step"])))
     rollout = [{"grid": [g, g], "times": times, "relative_l2": [round(v, 5) for v in results[kind][g]["per_step"]]} for g in (64, 128, 256)]
-    rollout += [{"model": LABELS[k], "grid": [g, g], "times": times, "relative_l2": [round(v, 5) for v in results[k][g]["per_step"]]}
+    rollout += [{"model": label(k), "grid": [g, g], "times": times, "relative_l2": [round(v, 5) for v in results[k][g]["per_step"]]}
                 for k in results if k != kind for g in (64, 256)]
-    subsampled = ", ".join(f"{LABELS[k]} {results[k][-64]['trajectory']:.4f}" for k in results)
+    subsampled = ", ".join(f"{label(k)} {results[k][-64]['trajectory']:.4f}" for k in results)
     return {
         "test_data": {
             "description": f"held-out trajectories from zoo's generator: {TEST_SAMPLES} at 64x64 (seed 1) and, for zero-shot, "
@@ -121,13 +140,13 @@ def evaluation_json(kind: str, results: dict, speed: list[dict]) -> dict:
         },
         "resolutions": resolutions(kind),
         "rollout": rollout,
-        "baselines": [{"name": LABELS[k], "resolutions": resolutions(k)} for k in results if k != kind],
+        "baselines": [{"name": label(k), "resolutions": resolutions(k)} for k in results if k != kind],
         "speed": speed,
     }
 
 
 def metadata(kind: str, results: dict) -> dict:
-    compute = {stage.name: json.loads((run_dir(f"{NAMES[kind]}/{stage.name}") / "compute.json").read_text()) for stage in STAGES}
+    compute = {stage.name: json.loads((run_dir(f"{NAMES[kind]}/{stage.name}") / "compute.json").read_text()) for stage in trained_stages(kind)}
     return {
         "task": "2D Navier-Stokes vorticity, nu = 1e-3: w(t = 1..10) -> w(t = 11..50), autoregressive",
         "resolution": [64, 64],
@@ -157,7 +176,7 @@ def metadata(kind: str, results: dict) -> dict:
                          "field_std); the backbone predicts the increment w(t+1) - w(t) in units of the std",
         "training": {
             "recipe": "python recipes/ns2d.py " + kind,
-            "stages": [stage.describe() for stage in STAGES],
+            "stages": [stage.describe() for stage in trained_stages(kind)],
             "optimiser": f"AdamW, weight decay 1e-4, cosine schedule per stage (restarting, with linear warm-up), grad clip 1.0, batch {BATCH_SIZE}",
             "compute": compute,
         },
@@ -194,7 +213,7 @@ def afno_limitations(results: dict) -> list[str]:
 def main() -> None:
     torch.set_num_threads(1)  # the machine is shared: one thread keeps timings free of thread spinning
     sets = test_sets()
-    models = {kind: from_pretrained(run_dir(f"{name}/{STAGES[-1].name}") / "model") for kind, name in NAMES.items()}
+    models = {kind: from_pretrained(run_dir(f"{name}/{trained_stages(kind)[-1].name}") / "model") for kind, name in NAMES.items()}
     results = evaluate(models, sets)
     for kind in ("fno", "afno"):
         name = NAMES[kind]
