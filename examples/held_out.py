@@ -1,11 +1,10 @@
 """Held-out Navier-Stokes trajectories that no data set of this project contains.
 
-The checkpoints were trained on samples 0..499 of zoo's generator (seed 0), and before commit
-4b183c6 every seed gave seed 0's samples index by index (torch keeps 32 bits of a seed), so a test
-set "of another seed" could repeat a training set. These flows are samples of seed 0 at indices far
-beyond any data set here (from ``FIRST_INDEX``), solved directly from the recipe (the same solver
-and law): new initial fields under either seeding. They are not cached: a few trajectories take a
-minute or two.
+Samples of seed 0 at indices from 1,000,000, solved directly from the recipe (the same solver and
+law as every data set), far beyond the indices any data set here uses. They were introduced while
+zoo's generator ignored the seed (every data set then held the same initial fields index by index;
+fixed in ``zoo.data.generate.sample_seed``), and stay new under either seeding, so the figures made
+with them stay reproducible. They are not cached: a few trajectories take a minute or two.
 """
 
 from __future__ import annotations
