@@ -1,8 +1,9 @@
 """Each recipe's stored fields are its solver applied to its stored inputs."""
 
+import pytest
 import torch
 
-from zoo.data.recipes import burgers_recipe, darcy_recipe
+from zoo.data.recipes import burgers_recipe, darcy_recipe, navier_stokes_recipe
 from zoo.pde import burgers_1d, darcy_2d
 
 
@@ -25,3 +26,10 @@ def test_burgers_trajectories_start_from_the_stored_initial_condition():
     u = burgers_recipe(viscosity=0.05, resolution=64, steps=2, record_every=0.1).solve(0, 2, seed=0)["u"]
     assert u.shape == (2, 3, 64)
     assert torch.allclose(u[:, 1:], burgers_1d(u[:, 0], 0.05, 0.2, record_every=0.1), atol=1e-5)
+
+
+def test_navier_stokes_recipe_records_its_named_forcing_and_refuses_unknown_ones():
+    recipe = navier_stokes_recipe(viscosity=1e-3, resolution=16, steps=1, forcing="kolmogorov")
+    assert recipe.description["parameters"]["forcing"] == "0.1 sin(8 pi y)"
+    with pytest.raises(ValueError, match="unknown forcing 'shear'"):
+        navier_stokes_recipe(viscosity=1e-3, resolution=16, steps=1, forcing="shear")

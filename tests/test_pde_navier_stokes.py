@@ -108,7 +108,7 @@ def test_forcing_as_callable_tensor_and_name_agree():
         (torch.zeros(2, 8, 6), {}, ValueError, r"shape \(B, n, n\)"),
         (torch.zeros(2, 8, 8), dict(t_end=1.5, record_every=1.0), ValueError, "multiple of record_every"),
         (torch.zeros(2, 8, 8), dict(viscosity=-1.0), ValueError, "non-negative"),
-        (torch.zeros(2, 8, 8), dict(forcing="kolmogorov"), ValueError, "unknown forcing"),
+        (torch.zeros(2, 8, 8), dict(forcing="no-such-forcing"), ValueError, "unknown forcing"),
         (torch.zeros(2, 8, 8), dict(forcing=torch.zeros(4, 4)), ValueError, "forcing has shape"),
         (torch.zeros(2, 8, 8, dtype=torch.int64), {}, TypeError, "real floating"),
     ],
@@ -162,3 +162,15 @@ def test_scalar_does_not_change_the_flow():
     w0 = gaussian_random_field(2, 16, seed=3, dtype=torch.float64)
     w, _ = passive_scalar_2d(w0, torch.randn_like(w0), 1e-3, 1e-3, t_end=1.0)
     assert torch.allclose(w, navier_stokes_2d(w0, 1e-3, t_end=1.0), rtol=0, atol=1e-13)
+
+
+def test_kolmogorov_forcing_drives_the_exact_viscous_shear_flow():
+    # From rest the forced flow is a shear u(y) along x, whose advection of its own vorticity
+    # vanishes: w(t) = f (1 - exp(-nu k^2 t)) / (nu k^2), k = 8 pi, f = 0.1 sin(8 pi y).
+    viscosity, n = 1e-2, 32
+    w = navier_stokes_2d(torch.zeros(1, n, n, dtype=torch.float64), viscosity, 2.0, record_every=1.0, forcing="kolmogorov")
+    y = torch.arange(n, dtype=torch.float64) / n
+    decay = viscosity * (8 * math.pi) ** 2
+    for index, t in enumerate((1.0, 2.0)):
+        expected = 0.1 * torch.sin(8 * math.pi * y) * (1 - math.exp(-decay * t)) / decay
+        assert torch.allclose(w[0, index], expected.expand(n, n), atol=1e-4 * float(expected.abs().max()))
