@@ -87,9 +87,10 @@ def checkpoint_record(name: str) -> dict[str, Any]:
 
 
 def write_results(out: Path, results: dict[str, Any]) -> Path:
-    """``out/results.json`` with the command and machine that produced it."""
+    """Write (and say so) ``out/results.json`` with the command and machine that produced it."""
     record = {"command": shlex.join(["python", *sys.argv]), "machine": f"{platform.machine()} CPU, "
               f"{torch.get_num_threads()} torch thread(s)", **results}
     path = out / "results.json"
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
     return path

@@ -176,7 +176,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     write_results(args.out, results)
-    print(f"wrote {args.out / 'results.json'} ({results['wall_seconds']:.0f} s)")
     return results
 
 
