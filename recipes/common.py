@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.eval.speed import describe_device
 from zoo.hub import save_pretrained
 from zoo.train.atomic import atomic_write_bytes
 from zoo.train.trainer import Trainer, TrainConfig
@@ -57,7 +58,8 @@ def train(name: str, model: nn.Module, train_data: Any, config: TrainConfig, *, 
     ledger.update(
         wall_seconds=round(ledger["wall_seconds"] + time.perf_counter() - start, 1),
         steps=trainer.step,
-        machine=f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads (shared with other jobs)",
+        machine=(describe_device(trainer.device) if trainer.device.type == "cuda"
+                 else f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads (shared with other jobs)"),
         command=shlex.join(["python", *sys.argv]),
     )
     atomic_write_bytes(ledger_path, json.dumps(ledger, indent=2).encode())

@@ -11,8 +11,6 @@ writes the plots and publishes ``pretrained/fno-ns2d-nu1e-3`` and ``pretrained/a
 from __future__ import annotations
 
 import json
-import statistics
-import time
 
 import torch
 from common import ROOT, plots_dir, publish, run_dir
@@ -21,8 +19,8 @@ from ns2d import BATCH_SIZE, DATA, FIRST_FRAME, HISTORY, NAMES, STAGES, TRAIN_SA
 from zoo.data import load_fields
 from zoo.eval import kinetic_energy_spectrum, plot_curves, plot_fields
 from zoo.eval.rollout import rollout_errors, rollout_predictions
+from zoo.eval.speed import ns2d_operator_vs_solver
 from zoo.hub import from_pretrained
-from zoo.pde import navier_stokes_2d
 
 LABELS = {"fno": "FNO", "afno": "AFNO transformer", "unet": "U-Net"}
 
@@ -73,31 +71,6 @@ def evaluate(models: dict[str, torch.nn.Module], sets: dict[int, torch.Tensor]) 
             print(f"{label(kind):>30} {abs(grid)}x{abs(grid)}{' (256 subsampled)' if grid < 0 else ''}: "
                   f"relative L2 {results[kind][grid]['trajectory']:.4f}")
     return results
-
-
-def time_against_solver(model: torch.nn.Module, truth: torch.Tensor, dt: float, samples: int) -> dict:
-    """Median wall time of the operator's 40-step rollout and of the solver over t = 10..50."""
-    u = truth[:samples]
-    steps = truth.shape[1] - HISTORY
-
-    def operator() -> None:
-        with torch.no_grad():
-            model.rollout(u[:, :HISTORY], steps)
-
-    def solver() -> None:
-        navier_stokes_2d(u[:, HISTORY - 1], VISCOSITY, float(steps), record_every=1.0, dt=dt)
-
-    timings = {}
-    for name, call in (("model_seconds", operator), ("solver_seconds", solver)):
-        runs = []
-        for _ in range(3 if name == "model_seconds" else 1):
-            start = time.perf_counter()
-            call()
-            runs.append(time.perf_counter() - start)
-        timings[name] = round(statistics.median(runs), 4)
-    n = truth.shape[-1]
-    return {"grid": [n, n], "samples": samples, **timings, "device": f"CPU, {torch.get_num_threads()} thread(s), shared machine",
-            "solver": f"zoo.pde.navier_stokes_2d pseudo-spectral CN + Heun, float32, dt={dt} (the data's own setting)"}
 
 
 def plots(name: str, kind: str, results: dict, sets: dict[int, torch.Tensor]) -> None:
@@ -218,7 +191,8 @@ def main() -> None:
     results = evaluate(models, sets)
     for kind in ("fno", "afno"):
         name = NAMES[kind]
-        speed = [time_against_solver(models[kind], sets[64], 0.01, 10), time_against_solver(models[kind], sets[256], 0.005, 1)]
+        speed = [ns2d_operator_vs_solver(models[kind], sets[64][:10], history=HISTORY, viscosity=VISCOSITY, dt=0.01),
+                 ns2d_operator_vs_solver(models[kind], sets[256][:1], history=HISTORY, viscosity=VISCOSITY, dt=0.005)]
         plots(name, kind, results, sets)
         publish(name, models[kind], metadata=metadata(kind, results), evaluation=evaluation_json(kind, results, speed))
         print(f"published pretrained/{name}")

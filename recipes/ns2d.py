@@ -43,9 +43,28 @@ BACKBONES = {
             "mlp_ratio": 2.0,
         },
     },
+    # Larger AFNO backbones for a GPU (session 3): the one above has 87k parameters, the FNO 926k.
+    # "afno-large" is the same design scaled up; "afno-p1" embeds every grid point (patch 1), so
+    # that, like the FNO, it sees the same physical neighbourhood on any grid.
+    "afno-large": {
+        "architecture": "FourierTransformer",
+        "config": {
+            "in_channels": HISTORY, "out_channels": 1, "patch_size": [2, 2], "embed_dim": 256, "depth": 8,
+            "mixer": "afno", "mixer_kwargs": {"num_blocks": 8, "modes": [12, 12], "norm": "forward", "bias": False},
+            "mlp_ratio": 2.0,
+        },
+    },
+    "afno-p1": {
+        "architecture": "FourierTransformer",
+        "config": {
+            "in_channels": HISTORY, "out_channels": 1, "patch_size": [1, 1], "embed_dim": 128, "depth": 8,
+            "mixer": "afno", "mixer_kwargs": {"num_blocks": 8, "modes": [12, 12], "norm": "forward", "bias": False},
+            "mlp_ratio": 2.0,
+        },
+    },
     "unet": {"architecture": "UNet2d", "config": {"in_channels": HISTORY, "out_channels": 1, "width": 16, "depth": 3}},
 }
-NAMES = {"fno": "fno-ns2d-nu1e-3", "afno": "afno-ns2d-nu1e-3", "unet": "unet-ns2d-nu1e-3"}
+NAMES = {kind: f"{kind}-ns2d-nu1e-3" for kind in BACKBONES}
 
 @dataclass(frozen=True)
 class Stage:
