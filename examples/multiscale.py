@@ -102,7 +102,7 @@ def train(model: nn.Module, windows: TimeWindows, steps: int, lr: float, sizes: 
     CPU time is the compute, unaffected by other jobs on a shared machine) and, with
     ``evaluate``, the one-step training error before and after."""
     config = TrainConfig(max_steps=steps, batch_size=sizes.batch, lr=lr, seed=seed, log_every=max(1, steps // 10),
-                         progress=False)
+                         progress=False, device="cpu")
     trainer = Trainer(model, windows, config, param_groups=param_groups)
     before = one_step_error(model, windows, sizes.batch) if evaluate else None
     started, cpu_started = time.perf_counter(), time.process_time()

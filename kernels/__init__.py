@@ -7,6 +7,8 @@ this package does not import Triton, so installs without it still work on the to
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 
@@ -38,8 +40,36 @@ def _unavailable_reason(device_type: str, device_index: int | None, dtype: torch
         capability = torch.cuda.get_device_capability(device_index)
         if capability < (8, 0):
             return f"the Triton kernels need TF32 tensor cores (compute capability 8.0+), this GPU has {capability}"
+    if interpreting and (reason := interpreter_incompatibility(triton.__version__, _numpy_version())):
+        return reason
     from zoo.kernels.mode_product import INTERPRETED
 
     if interpreting and not INTERPRETED:
         return "TRITON_INTERPRET=1 was set after zoo.kernels was imported; set it before the first import"
+    return None
+
+
+def _release(version: str) -> tuple[int, int]:
+    major, minor = re.match(r"(\d+)\.(\d+)", version).groups()
+    return int(major), int(minor)
+
+
+def _numpy_version() -> str:
+    import numpy
+
+    return numpy.__version__
+
+
+def interpreter_incompatibility(triton_version: str, numpy_version: str) -> str | None:
+    """Why Triton's interpreter cannot run the kernels with these versions, or ``None``.
+
+    Triton before 3.7 turns a one-element array into a Python int where a kernel uses a tensor as
+    a loop bound, which NumPy 2.4 refuses ("only 0-dimensional arrays can be converted to Python
+    scalars"; triton-lang/triton#9171, fixed in 3.7). Compiled kernels on a GPU are not affected.
+    """
+    if _release(triton_version) < (3, 7) and _release(numpy_version) >= (2, 4):
+        return (
+            f"Triton {triton_version}'s interpreter cannot run with NumPy {numpy_version} (triton-lang/triton#9171): "
+            "use triton>=3.7 or numpy<2.4 for TRITON_INTERPRET=1; compiled kernels on a GPU are not affected"
+        )
     return None

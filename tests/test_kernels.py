@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from mode_product_reference import reference_mode_product
-from zoo.kernels import triton_unavailable_reason
+from zoo.kernels import interpreter_incompatibility, triton_unavailable_reason
 from zoo.layers import SpectralConv
 from zoo.layers.mode_product import mode_product, mode_product_torch
 
@@ -50,8 +50,30 @@ def run_triton_kernel_tests(env: dict) -> None:
     assert passed and int(passed.group(1)) >= 20 and "skipped" not in result.stdout, report
 
 
+def installed_interpreter_incompatibility() -> str | None:
+    triton = pytest.importorskip("triton")
+    import numpy
+
+    return interpreter_incompatibility(triton.__version__, numpy.__version__)
+
+
 def test_triton_kernels_pass_in_the_interpreter():
+    if reason := installed_interpreter_incompatibility():
+        pytest.skip(reason)
     run_triton_kernel_tests({**os.environ, "TRITON_INTERPRET": "1"})
+
+
+@pytest.mark.parametrize(
+    "triton_version, numpy_version, broken",
+    [("3.6.0", "2.5.2", True), ("3.6.0", "2.4.0", True), ("3.6.0", "2.3.5", False), ("3.7.0", "2.5.2", False),
+     ("3.8.0+git1234", "2.4.6", False), ("2.3.1", "1.26.4", False)],
+)
+def test_interpreter_incompatibility_names_both_versions(triton_version, numpy_version, broken):
+    reason = interpreter_incompatibility(triton_version, numpy_version)
+    if broken:
+        assert f"Triton {triton_version}" in reason and f"NumPy {numpy_version}" in reason and "triton>=3.7" in reason
+    else:
+        assert reason is None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
