@@ -227,7 +227,7 @@ def relative_errors(layer: nn.Module, reference: nn.Module, x: torch.Tensor) -> 
     for module in (layer, reference):
         x_grad = x.clone().requires_grad_()
         out = module(x_grad)
-        results.append((out, *torch.autograd.grad(out.square().sum(), (x_grad, module.weight))))
+        results.append((out.detach(), *torch.autograd.grad(out.square().sum(), (x_grad, module.weight))))
     names = ("forward", "grad input", "grad weight")
     return {name: float((a - b).abs().max() / b.abs().max()) for name, a, b in zip(names, *results)}
 

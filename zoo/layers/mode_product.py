@@ -4,7 +4,7 @@ Two implementations compute it:
 
 * the torch path, :func:`mode_product_torch`: a batched complex GEMM over the kept modes ``k`` (one
   ``(B, in) @ (in, out)`` product per mode), exact in float32 and float64 and differentiable by
-  plain autograd. It is the reference and what CPU tensors use.
+  plain autograd. It is the reference and what ``backend="auto"`` uses, on every device.
 * the Triton path (``zoo.kernels``), registered as the custom op ``zoo::mode_product`` with its
   backward ops and fake implementations, so ``torch.compile`` treats it as one opaque call. Where
   Triton cannot run (a CPU tensor outside the interpreter, a float64 spectrum) the op computes
@@ -28,22 +28,22 @@ BACKENDS = ("auto", "torch", "triton")
 def resolve_backend(x: torch.Tensor, backend: str) -> str:
     """The implementation (``"torch"`` or ``"triton"``) that ``backend`` selects for tensors like ``x``.
 
-    ``"auto"`` picks Triton for CUDA tensors when it can run there and torch otherwise;
-    ``"triton"`` raises a ``RuntimeError`` naming why when it cannot run (under
-    ``TRITON_INTERPRET=1`` it runs on CPU tensors in Triton's interpreter).
+    ``"auto"`` picks the path measured fastest: torch, on CPU and on GPU alike (on an H200 the
+    Triton kernels were slower than the torch path at 5 of 6 FNO layer shapes, forward and
+    backward; BENCHMARKS.md, "Spectral kernels on the GPU"). ``"triton"`` opts in, and raises a
+    ``RuntimeError`` naming why when it cannot run (under ``TRITON_INTERPRET=1`` it runs on CPU
+    tensors in Triton's interpreter).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
-    if backend == "torch" or (backend == "auto" and not x.is_cuda):
+    if backend != "triton":
         return "torch"
     from zoo.kernels import triton_unavailable_reason
 
     reason = triton_unavailable_reason(x)
-    if reason is None:
-        return "triton"
-    if backend == "triton":
+    if reason is not None:
         raise RuntimeError(f"the mode product's backend='triton' cannot run here: {reason}")
-    return "torch"
+    return "triton"
 
 
 def mode_product(

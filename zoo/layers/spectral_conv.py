@@ -53,8 +53,8 @@ class SpectralConv(nn.Module):
         modes: kept frequencies per spatial axis; ``len(modes)`` (1, 2 or 3) is the dimension.
             All axes but the last keep both signs (``2 * modes[d]`` rows); the last keeps
             ``modes[-1]`` non-negative frequencies.
-        backend: ``"auto"`` (Triton on CUDA tensors when available, else torch), ``"torch"`` or
-            ``"triton"`` (an error naming the reason when it cannot run).
+        backend: ``"auto"`` (the path measured fastest: torch, see ``resolve_backend``), ``"torch"``
+            or ``"triton"`` (the fused kernels, opt-in; an error naming the reason when they cannot run).
 
     Shapes:
         input ``(B, in_channels, *spatial)`` with any spatial size, output
