@@ -43,7 +43,7 @@ def label(kind: str) -> str:
     stages = trained_stages(kind)
     return LABELS[kind] if len(stages) == len(STAGES) else f"{LABELS[kind]} ({sum(s.steps for s in stages):,} steps)"
 TEST_SAMPLES = 100
-ZERO_SHOT_SAMPLES = 5
+ZERO_SHOT_SAMPLES = 20
 VISCOSITY = 1e-3
 
 
@@ -187,7 +187,7 @@ def afno_limitations(results: dict) -> list[str]:
 def main() -> None:
     torch.set_num_threads(1)  # the machine is shared: one thread keeps timings free of thread spinning
     sets = test_sets()
-    models = {kind: from_pretrained(run_dir(f"{name}/{trained_stages(kind)[-1].name}") / "model") for kind, name in NAMES.items()}
+    models = {kind: from_pretrained(run_dir(f"{NAMES[kind]}/{trained_stages(kind)[-1].name}") / "model") for kind in LABELS}
     results = evaluate(models, sets)
     for kind in ("fno", "afno"):
         name = NAMES[kind]
