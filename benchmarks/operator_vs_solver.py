@@ -13,16 +13,15 @@ and ``.md``: times, speed-up (solver / operator) and the operator's relative L2 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
+from results_files import results_prefix, save_results  # noqa: E402  (run as a script from benchmarks/)
 from tqdm import tqdm
 
 from zoo.data.recipes import navier_stokes_recipe
 from zoo.eval.speed import describe_device, ns2d_operator_vs_solver
-from zoo.files import atomic_write_text
 from zoo.hub import from_pretrained
 from zoo.pde.navier_stokes import default_time_step
 
@@ -68,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA device here; use --device cpu")
-    slug = "".join(c if c.isalnum() else "-" for c in describe_device(device).split(" (")[0]).strip("-").lower()
-    prefix = args.output or Path(__file__).resolve().parent / "results" / f"operator_vs_solver_{slug}"
-    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix = results_prefix("operator_vs_solver", describe_device(device).split(" (")[0], args.output)
     results = {
         "device": describe_device(device), "samples": args.samples, "seed": args.seed,
         "command": " ".join(["python", "benchmarks/operator_vs_solver.py", *(argv if argv is not None else sys.argv[1:])]),
@@ -82,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, model in models.items():
             record = ns2d_operator_vs_solver(model, truth, history=HISTORY, viscosity=VISCOSITY, dt=dt)
             results["records"].append({"model": Path(name).name, **record})
-            # written after every measurement, so a run cut short keeps what it measured
-            atomic_write_text(prefix.with_suffix(".json"), json.dumps(results, indent=1))
-            atomic_write_text(prefix.with_suffix(".md"), markdown(results))
+            save_results(prefix, results, markdown(results))
     print(markdown(results))
     print(f"wrote {prefix.with_suffix('.json')} and {prefix.with_suffix('.md')}")
     return 0

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import platform
 import statistics
 import sys
@@ -36,6 +34,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from results_files import results_prefix, save_results  # noqa: E402  (run as a script from benchmarks/)
 from tqdm import tqdm
 
 from zoo.layers import SpectralConv
@@ -301,12 +300,6 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
@@ -323,9 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 20)
     name, peak = peak_bandwidth(device)
-    slug = "".join(c if c.isalnum() else "-" for c in name).strip("-").lower() or device.type
-    prefix = args.output or Path(__file__).resolve().parent / "results" / f"spectral_kernels_{slug}"
-    prefix.parent.mkdir(parents=True, exist_ok=True)
+    prefix = results_prefix("spectral_kernels", name, args.output)
 
     import triton
 
@@ -341,9 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for shape in tqdm(shapes, desc="spectral conv shapes"):
         results["records"] += benchmark_shape(shape, device, warmup, repeats, peak)
-        # written after every shape, so a run cut short keeps what it measured
-        write_atomic(prefix.with_suffix(".json"), json.dumps(results, indent=1))
-        write_atomic(prefix.with_suffix(".md"), markdown(results))
+        save_results(prefix, results, markdown(results))
     print(markdown(results))
     print(f"wrote {prefix.with_suffix('.json')} and {prefix.with_suffix('.md')}")
     return 0

@@ -177,7 +177,8 @@ def afno_limitations(results: dict) -> list[str]:
         "This AFNO backbone is small (patch 2, embedding 64, depth 4) and got the FNO's training budget; its 40-step "
         f"rollout error is {results['afno'][64]['trajectory']:.3f}, {ratio:.1f}x the FNO's: a baseline to compare "
         "families and to fine-tune from, not the more accurate surrogate. Reaching the FNO paper's 0.0128 would "
-        "need a larger backbone (embedding 256, depth 8) and several times this training: GPU-hours.",
+        "need a larger backbone and several times this training: GPU-hours. A first GPU run of a larger AFNO (patch 1, "
+        "embedding 128, depth 8) stopped a fifth of the way through this schedule; it is described in BENCHMARKS.md.",
         "Its patch embedding and recovery act on grid points, so on a finer grid each patch covers a smaller area: "
         f"zero-shot error grows to {results['afno'][128]['trajectory']:.2f} at 128x128 and "
         f"{results['afno'][256]['trajectory']:.2f} at 256x256 (the Fourier mixing itself is resolution consistent).",

@@ -12,6 +12,11 @@
 #     while the whole test suite runs on the CUDA machine;
 #  5. the run's logs and final weights (not its optimizer states) packed into $OUT;
 #  6. the pretrained operators timed against the solver on the GPU.
+#
+# Lessons from its one run (BENCHMARKS.md): the test suite beside the training slowed the training
+# to 23.5 steps/s, so the AFNO stopped at 4,600 of 22,600 steps; neither pytest call reached its
+# summary inside its box; and the packed run leaves its optimizer state behind, so it cannot resume.
+# A next lease should train alone, give pytest -x --timeout a box of its own, and carry the state back.
 set -u
 OUT=${OUT:?set OUT to the folder that comes back}
 END=${END:-575}  # seconds after which nothing new starts
