@@ -2,10 +2,11 @@
 
     python recipes/evaluate_ns2d.py
 
-Reads the runs of ``recipes/ns2d.py`` (FNO, AFNO backbone, U-Net baseline), evaluates each on the
-same held-out trajectories at 64x64 and zero-shot on trajectories solved at 256x256 (and the same
-trajectories at 128x128 and 64x64, every 2nd / 4th point), times the operators against the solver,
-writes the plots and publishes ``pretrained/fno-ns2d-nu1e-3`` and ``pretrained/afno-ns2d-nu1e-3``.
+Reads the runs of ``recipes/ns2d.py`` (FNO, AFNO backbone, the same backbone with the FNO mixer,
+U-Net baseline), evaluates each on the same held-out trajectories at 64x64 and zero-shot on
+trajectories solved at 256x256 (and the same trajectories at 128x128 and 64x64, every 2nd / 4th
+point), times the operators against the solver, writes the plots and publishes the three Fourier
+models to ``pretrained/<name>`` (``PUBLISHED``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from zoo.eval.rollout import rollout_errors, rollout_predictions
 from zoo.eval.speed import ns2d_operator_vs_solver
 from zoo.hub import from_pretrained
 
-LABELS = {"fno": "FNO", "afno": "AFNO transformer", "unet": "U-Net"}
+LABELS = {"fno": "FNO", "afno": "AFNO transformer", "transformer-fno": "FNO-mixer transformer", "unet": "U-Net"}
+PUBLISHED = ("fno", "afno", "transformer-fno")
 
 
 def trained_stages(kind: str) -> list[Stage]:
@@ -161,7 +163,7 @@ def metadata(kind: str, results: dict) -> dict:
             f"{results[kind][64]['trajectory']:.4f} at 64x64 against the paper's FNO-2D 0.0128 on its own data.",
             "Trained only at viscosity 1e-3 with the FNO forcing; other viscosities or forcings need fine-tuning.",
             "Rollouts beyond t = 50 and initial fields from other laws are untested.",
-        ] + (afno_limitations(results) if kind == "afno" else []),
+        ] + (afno_limitations(results) if kind == "afno" else []) + (patch_limitation(kind, results) if kind != "fno" else []),
     }
 
 
@@ -172,16 +174,23 @@ def training_epochs() -> float:
 
 
 def afno_limitations(results: dict) -> list[str]:
-    ratio = results["afno"][64]["trajectory"] / results["fno"][64]["trajectory"]
+    afno, fno, mixer = (results[k][64]["trajectory"] for k in ("afno", "fno", "transformer-fno"))
+    cause = (" AFNO's block MLP, shared by all Fourier modes, not the backbone's size, is what holds it back on this "
+             "flow." if mixer < afno / 2 else "")
     return [
-        "This AFNO backbone is small (patch 2, embedding 64, depth 4) and got the FNO's training budget; its 40-step "
-        f"rollout error is {results['afno'][64]['trajectory']:.3f}, {ratio:.1f}x the FNO's: a baseline to compare "
-        "families and to fine-tune from, not the more accurate surrogate. Reaching the FNO paper's 0.0128 would "
-        "need a larger backbone and several times this training: GPU-hours. A first GPU run of a larger AFNO (patch 1, "
-        "embedding 128, depth 8) stopped a fifth of the way through this schedule; it is described in BENCHMARKS.md.",
+        "This AFNO backbone is small (patch 2, embedding 64, depth 4; 87k parameters) and got the FNO's training budget; "
+        f"its 40-step rollout error is {afno:.3f}, {afno / fno:.1f}x the FNO's: a baseline to compare families and to "
+        f"fine-tune from, not the more accurate surrogate. The same backbone with the FNO mixer (weights per Fourier mode, "
+        f"transformer-fno-ns2d-nu1e-3) reaches {mixer:.3f} with the same data and stages, and a 7x larger AFNO learned "
+        f"little faster per step (BENCHMARKS.md).{cause}",
+    ]
+
+
+def patch_limitation(kind: str, results: dict) -> list[str]:
+    return [
         "Its patch embedding and recovery act on grid points, so on a finer grid each patch covers a smaller area: "
-        f"zero-shot error grows to {results['afno'][128]['trajectory']:.2f} at 128x128 and "
-        f"{results['afno'][256]['trajectory']:.2f} at 256x256 (the Fourier mixing itself is resolution consistent).",
+        f"zero-shot error grows to {results[kind][128]['trajectory']:.2f} at 128x128 and "
+        f"{results[kind][256]['trajectory']:.2f} at 256x256 (the Fourier mixing itself is resolution consistent).",
     ]
 
 
@@ -190,7 +199,7 @@ def main() -> None:
     sets = test_sets()
     models = {kind: from_pretrained(run_dir(f"{NAMES[kind]}/{trained_stages(kind)[-1].name}") / "model") for kind in LABELS}
     results = evaluate(models, sets)
-    for kind in ("fno", "afno"):
+    for kind in PUBLISHED:
         name = NAMES[kind]
         speed = [ns2d_operator_vs_solver(models[kind], sets[64][:10], history=HISTORY, viscosity=VISCOSITY, dt=0.01),
                  ns2d_operator_vs_solver(models[kind], sets[256][:1], history=HISTORY, viscosity=VISCOSITY, dt=0.005)]

@@ -4,6 +4,7 @@
     python recipes/ns2d.py afno [--resume]   # trains runs/afno-ns2d-nu1e-3
     python recipes/ns2d.py unet [--resume]   # the convolutional baseline
     python recipes/ns2d.py afno-p1 [--resume]  # a larger AFNO backbone, for a GPU
+    python recipes/ns2d.py transformer-fno [--resume]  # the AFNO's backbone with the FNO mixer
     python recipes/evaluate_ns2d.py          # evaluates all three, publishes the FNO and AFNO
 
 Protocol (Li et al. 2021): vorticity at t = 1..10 in, t = 11..50 predicted autoregressively, 64x64,
@@ -53,6 +54,15 @@ BACKBONES = {
             "in_channels": HISTORY, "out_channels": 1, "patch_size": [1, 1], "embed_dim": 128, "depth": 8,
             "mixer": "afno", "mixer_kwargs": {"num_blocks": 8, "modes": [12, 12], "norm": "forward", "bias": False},
             "mlp_ratio": 2.0,
+        },
+    },
+    # The same transformer backbone as "afno" with the FNO mixer (session 3): weights per Fourier mode
+    # (grouped 4-way, 1.1M parameters) where AFNO shares one block MLP across all modes.
+    "transformer-fno": {
+        "architecture": "FourierTransformer",
+        "config": {
+            "in_channels": HISTORY, "out_channels": 1, "patch_size": [2, 2], "embed_dim": 64, "depth": 4,
+            "mixer": "fno", "mixer_kwargs": {"modes": [8, 8], "groups": 4}, "mlp_ratio": 2.0,
         },
     },
     "unet": {"architecture": "UNet2d", "config": {"in_channels": HISTORY, "out_channels": 1, "width": 16, "depth": 3}},
