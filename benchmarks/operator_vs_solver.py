@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import torch
-from results_files import results_prefix, save_results  # noqa: E402  (run as a script from benchmarks/)
+from results_files import announce, results_prefix, save_results  # noqa: E402  (run as a script from benchmarks/)
 from tqdm import tqdm
 
 from zoo.data.recipes import navier_stokes_recipe
@@ -80,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             record = ns2d_operator_vs_solver(model, truth, history=HISTORY, viscosity=VISCOSITY, dt=dt)
             results["records"].append({"model": Path(name).name, **record})
             save_results(prefix, results, markdown(results))
-    print(markdown(results))
-    print(f"wrote {prefix.with_suffix('.json')} and {prefix.with_suffix('.md')}")
-    return 0
+    return announce(prefix, markdown(results))
 
 
 if __name__ == "__main__":

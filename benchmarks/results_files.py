@@ -23,3 +23,10 @@ def results_prefix(script: str, device_name: str, output: Path | None) -> Path:
 def save_results(prefix: Path, results: dict, markdown: str) -> None:
     atomic_write_text(prefix.with_suffix(".json"), json.dumps(results, indent=1))
     atomic_write_text(prefix.with_suffix(".md"), markdown)
+
+
+def announce(prefix: Path, markdown: str) -> int:
+    """Print the tables and where they were written; the script's exit status."""
+    print(markdown)
+    print(f"wrote {prefix.with_suffix('.json')} and {prefix.with_suffix('.md')}")
+    return 0

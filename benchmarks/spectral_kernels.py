@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from results_files import results_prefix, save_results  # noqa: E402  (run as a script from benchmarks/)
+from results_files import announce, results_prefix, save_results  # noqa: E402  (run as a script from benchmarks/)
 from tqdm import tqdm
 
 from zoo.layers import SpectralConv
@@ -333,9 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     for shape in tqdm(shapes, desc="spectral conv shapes"):
         results["records"] += benchmark_shape(shape, device, warmup, repeats, peak)
         save_results(prefix, results, markdown(results))
-    print(markdown(results))
-    print(f"wrote {prefix.with_suffix('.json')} and {prefix.with_suffix('.md')}")
-    return 0
+    return announce(prefix, markdown(results))
 
 
 if __name__ == "__main__":
