@@ -34,37 +34,29 @@ FIRST_FRAME = 1  # the paper's data starts at t = 1; t = 0 (the random initial f
 TRAIN_SAMPLES = 500  # compute-limited: see the model card
 BATCH_SIZE = 20
 
+def transformer(patch: int, embed_dim: int, depth: int, mixer: str, **mixer_kwargs) -> dict:
+    """A ``FourierTransformer`` backbone (MLP ratio 2) for the recipe's 10-frame input."""
+    return {
+        "architecture": "FourierTransformer",
+        "config": {
+            "in_channels": HISTORY, "out_channels": 1, "patch_size": [patch, patch], "embed_dim": embed_dim, "depth": depth,
+            "mixer": mixer, "mixer_kwargs": mixer_kwargs, "mlp_ratio": 2.0,
+        },
+    }
+
+
+AFNO_MIXING = {"modes": [12, 12], "norm": "forward", "bias": False}
 BACKBONES = {
     # The FNO paper's FNO-2D: modes 12, width 20, 4 layers (465k complex / 926k real parameters).
     "fno": {"architecture": "FNO", "config": {"in_channels": HISTORY, "out_channels": 1, "modes": [12, 12], "width": 20, "n_layers": 4}},
-    "afno": {
-        "architecture": "FourierTransformer",
-        "config": {
-            "in_channels": HISTORY, "out_channels": 1, "patch_size": [2, 2], "embed_dim": 64, "depth": 4,
-            "mixer": "afno", "mixer_kwargs": {"num_blocks": 4, "modes": [12, 12], "norm": "forward", "bias": False},
-            "mlp_ratio": 2.0,
-        },
-    },
+    "afno": transformer(2, 64, 4, "afno", num_blocks=4, **AFNO_MIXING),
     # A larger AFNO for a GPU (session 3): the one above has 87k parameters, the FNO 926k. It embeds
     # every grid point (patch 1), so that, like the FNO, it sees the same physical neighbourhood on
     # any grid. Trained only partly so far (BENCHMARKS.md); not published.
-    "afno-p1": {
-        "architecture": "FourierTransformer",
-        "config": {
-            "in_channels": HISTORY, "out_channels": 1, "patch_size": [1, 1], "embed_dim": 128, "depth": 8,
-            "mixer": "afno", "mixer_kwargs": {"num_blocks": 8, "modes": [12, 12], "norm": "forward", "bias": False},
-            "mlp_ratio": 2.0,
-        },
-    },
+    "afno-p1": transformer(1, 128, 8, "afno", num_blocks=8, **AFNO_MIXING),
     # The same transformer backbone as "afno" with the FNO mixer (session 3): weights per Fourier mode
     # (grouped 4-way, 1.1M parameters) where AFNO shares one block MLP across all modes.
-    "transformer-fno": {
-        "architecture": "FourierTransformer",
-        "config": {
-            "in_channels": HISTORY, "out_channels": 1, "patch_size": [2, 2], "embed_dim": 64, "depth": 4,
-            "mixer": "fno", "mixer_kwargs": {"modes": [8, 8], "groups": 4}, "mlp_ratio": 2.0,
-        },
-    },
+    "transformer-fno": transformer(2, 64, 4, "fno", modes=[8, 8], groups=4),
     "unet": {"architecture": "UNet2d", "config": {"in_channels": HISTORY, "out_channels": 1, "width": 16, "depth": 3}},
 }
 NAMES = {kind: f"{kind}-ns2d-nu1e-3" for kind in BACKBONES}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import torch
 
+from zoo.eval.rollout import rollout_errors
 from zoo.pde import navier_stokes_2d
 
 
@@ -68,16 +69,13 @@ def ns2d_operator_vs_solver(
         with torch.no_grad():
             outputs["prediction"] = model.rollout(trajectories[:, :history], steps)
 
-    def solver() -> None:
-        navier_stokes_2d(trajectories[:, history - 1], viscosity, steps * record_every, record_every=record_every, dt=dt)
+    def solver(records: int = steps) -> None:
+        navier_stokes_2d(trajectories[:, history - 1], viscosity, records * record_every, record_every=record_every, dt=dt)
 
     model_seconds = median_seconds(operator, device, repeats=model_repeats)
-    # The solver's warm-up is one record interval: enough to build its FFT plans and caches.
-    warm = lambda: navier_stokes_2d(trajectories[:, history - 1], viscosity, record_every, record_every=record_every, dt=dt)  # noqa: E731
-    warm()
+    solver(records=1)  # the warm-up: one record interval builds the FFT plans and caches
     solver_seconds = median_seconds(solver, device, repeats=solver_repeats, warmup=0)
-    truth = trajectories[:, history:]
-    error = torch.linalg.vector_norm(outputs["prediction"] - truth, dim=(1, 2, 3)) / torch.linalg.vector_norm(truth, dim=(1, 2, 3))
+    error = rollout_errors(outputs["prediction"], trajectories[:, history:])["trajectory"]
     n = trajectories.shape[-1]
     return {
         "grid": [n, n],
@@ -86,5 +84,5 @@ def ns2d_operator_vs_solver(
         "solver_seconds": round(solver_seconds, 5),
         "device": describe_device(device),
         "solver": f"zoo.pde.navier_stokes_2d pseudo-spectral CN + Heun, {str(trajectories.dtype).removeprefix('torch.')}, dt={dt}",
-        "relative_l2": round(float(error.mean()), 5),
+        "relative_l2": round(float(error), 5),
     }
