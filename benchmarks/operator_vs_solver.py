@@ -20,8 +20,9 @@ import torch
 from results_files import announce, results_prefix, save_results  # noqa: E402  (run as a script from benchmarks/)
 from tqdm import tqdm
 
-from zoo.data.recipes import navier_stokes_recipe
-from zoo.eval.speed import describe_device, ns2d_operator_vs_solver
+from zoo.data.equations import navier_stokes_recipe
+from zoo.devices import describe_device
+from zoo.eval.speed import ns2d_operator_vs_solver
 from zoo.hub import from_pretrained
 from zoo.pde.navier_stokes import default_time_step
 

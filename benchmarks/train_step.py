@@ -24,8 +24,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from zoo.models import FNO
-from zoo.train import TrainConfig, Trainer, relative_l2, seed_everything
-from zoo.train.distributed import DistributedContext, resolve_device
+from zoo.devices import resolve_device
+from zoo.losses import relative_l2
+from zoo.train import TrainConfig, Trainer, seed_everything
+from zoo.train.distributed import DistributedContext
 
 SAMPLES, BATCH, GRID, HISTORY = 100, 20, 64, 10
 

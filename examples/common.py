@@ -23,9 +23,9 @@ import torch
 
 from zoo.data import FieldData, load_fields
 from zoo.data.generate import generate
-from zoo.data.recipes import navier_stokes_recipe
+from zoo.data.equations import navier_stokes_recipe
 from zoo.files import atomic_write_text
-from zoo.hub.checkpoint import read_config
+from zoo.hub.schema import read_config
 from zoo.hub.sources import find_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]

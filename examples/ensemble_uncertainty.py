@@ -40,7 +40,7 @@ from zoo.eval.uncertainty import (
     std_error_correlation,
     variance_scale,
 )
-from zoo.train.trainer import TrainConfig, Trainer
+from zoo.train import TrainConfig, Trainer
 
 CHECKPOINT = "fno-ns2d-nu1e-3"
 VISCOSITY = 1e-4

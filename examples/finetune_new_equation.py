@@ -3,12 +3,12 @@
 The other fluid system (``zoo.pde.passive_scalar_2d``) has two fields per time step, vorticity and a
 scalar ``c`` advected by the flow (``c_t + u . grad c = kappa lap c``, kappa = 1e-3). The checkpoint
 ``fno-ns2d-nu1e-3`` reads 10 vorticity frames and predicts the next; here
-``zoo.train.finetune.with_channels`` gives it new lifting and projection heads for 10 x 2 channels
+``zoo.models.adapt.with_channels`` gives it new lifting and projection heads for 10 x 2 channels
 in and 2 out and keeps its Fourier blocks. Three starts are trained the same way (same data,
 optimiser, number of steps, seed):
 
 * ``new heads``: ``with_channels`` as it is (fresh heads);
-* ``warm heads``: ``zoo.train.heads.carry_channel`` also copies the checkpoint's heads into the
+* ``warm heads``: ``zoo.models.adapt.carry_channel`` also copies the checkpoint's heads into the
   vorticity slots, so training starts from the checkpoint's vorticity prediction;
 * ``scratch``: the same architecture, randomly initialised.
 
@@ -35,10 +35,10 @@ from held_out import FIRST_INDEX, held_out_ns2d
 from zoo.data import FieldData, TimeWindows
 from zoo.eval import plot_curves, plot_fields
 from zoo.eval.rollout import rollout_errors
-from zoo.train import TrainConfig, Trainer, relative_l2
-from zoo.train.finetune import with_channels
-from zoo.train.heads import carry_channel
-from zoo.train.normalisation import normalised_to
+from zoo.losses import relative_l2
+from zoo.models.adapt import carry_channel, with_channels
+from zoo.models.normalisation import normalised_to
+from zoo.train import TrainConfig, Trainer
 from zoo.train.objectives import Autoregressive
 
 CHECKPOINT = "fno-ns2d-nu1e-3"

@@ -41,10 +41,10 @@ import zoo
 from zoo.data import FieldData, TimeWindows
 from zoo.eval import plot_curves, plot_fields
 from zoo.eval.rollout import rollout_errors, rollout_predictions
+from zoo.eval.evaluate import evaluate, flatten_metrics
 from zoo.files import atomic_path
+from zoo.models.normalisation import normalised_to
 from zoo.train import Autoregressive, TrainConfig, Trainer, seed_everything
-from zoo.train.evaluation import evaluate, flatten_metrics
-from zoo.train.normalisation import normalised_to
 
 EXAMPLE = "finetune_regime"
 CHECKPOINTS = {"FNO": "fno-ns2d-nu1e-3", "AFNO": "afno-ns2d-nu1e-3"}
@@ -114,7 +114,7 @@ def initial_model(checkpoint: str, init: str, windows: TimeWindows, seed: int) -
 
 def one_step_error(model: nn.Module, objective: Autoregressive, probe: Subset) -> float:
     """Mean relative L2 of one predicted frame over the ``probe`` windows (the training loss, without updates)."""
-    return flatten_metrics(evaluate(model, objective, probe))["relative_l2"]
+    return flatten_metrics(evaluate(model, objective.evaluate, probe))["relative_l2"]
 
 
 def train(model: nn.Module, windows: TimeWindows, budget: Budget, seed: int) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from zoo.data import FieldData
-from zoo.data.recipes import navier_stokes_recipe
+from zoo.data.equations import navier_stokes_recipe
 
 FIRST_INDEX = 1_000_000
 

@@ -51,9 +51,9 @@ from zoo.eval import plot_curves, plot_fields
 from zoo.models import FieldOperator
 from zoo.pde.navier_stokes import navier_stokes_2d
 from zoo.train import TrainConfig, Trainer
-from zoo.train.finetune import with_channels
+from zoo.models.adapt import with_channels
 from zoo.train.inverse import recover_field
-from zoo.train.losses import relative_l2
+from zoo.losses import relative_l2
 
 EXAMPLE = "inverse_initial_condition"
 CHECKPOINT = "fno-ns2d-nu1e-3"

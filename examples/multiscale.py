@@ -33,10 +33,10 @@ from common import checkpoint_record, ns2d_data, parse_args, write_results
 from zoo import from_pretrained
 from zoo.data import TimeWindows
 from zoo.eval import kinetic_energy_spectrum, plot_curves, plot_fields
+from zoo.eval.evaluate import evaluate, flatten_metrics, pair_metrics
 from zoo.eval.rollout import rollout_errors, rollout_predictions
 from zoo.models import AutoregressiveOperator, FieldOperator, MultiscaleOperator
-from zoo.train import Supervised, TrainConfig, Trainer
-from zoo.train.evaluation import evaluate, flatten_metrics
+from zoo.train import TrainConfig, Trainer
 
 CHECKPOINT = "fno-ns2d-nu1e-3"
 HISTORY = 10
@@ -93,7 +93,7 @@ def coarse_error_rms(model: MultiscaleOperator, windows: TimeWindows, batch: int
 
 def one_step_error(model: nn.Module, windows: TimeWindows, batch: int) -> float:
     """Relative L2 of one step, averaged over the windows."""
-    return flatten_metrics(evaluate(model, Supervised(), windows, batch_size=batch))["relative_l2"]
+    return flatten_metrics(evaluate(model, pair_metrics, windows, batch_size=batch))["relative_l2"]
 
 
 def train(model: nn.Module, windows: TimeWindows, steps: int, lr: float, sizes: Sizes, *, seed: int,

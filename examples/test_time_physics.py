@@ -2,7 +2,7 @@
 
 For each new initial condition (held-out trajectories, ``held_out.py``), ``zoo.train.finetune.finetune_instance``
 fine-tunes a copy of ``fno-ns2d-nu1e-3`` on the PINO residual of its own rollout
-(``zoo.train.physics.NavierStokesPhysics``, nu = 1e-3, the FNO forcing, time derivative between
+(``zoo.losses.physics.NavierStokesPhysics``, nu = 1e-3, the FNO forcing, time derivative between
 frames one time unit apart): no solver data is used. Reported per case: relative L2 of the rollout
 t = 11..50 against the solver before and after, the residual before and after (and the solver's
 own, the floor), and the wall time. Then, on the first case, the settings that could matter:
@@ -25,7 +25,7 @@ from held_out import FIRST_INDEX, held_out_ns2d
 from zoo.eval import plot_curves, radial_power_spectrum
 from zoo.eval.rollout import rollout_errors
 from zoo.train.finetune import finetune_instance
-from zoo.train.physics import NavierStokesPhysics
+from zoo.losses.physics import NavierStokesPhysics
 
 CHECKPOINT = "fno-ns2d-nu1e-3"
 HISTORY = 10

@@ -18,8 +18,8 @@ from common import ROOT, parse_args, plots_dir, publish, train
 from zoo.data import OperatorPairs, load_fields
 from zoo.eval import plot_curves
 from zoo.models import FieldOperator
-from zoo.train.losses import relative_l2
-from zoo.train.trainer import TrainConfig
+from zoo.losses import relative_l2
+from zoo.train import TrainConfig
 
 NAME = "fno-burgers"
 DATA = ROOT / "data" / "burgers-nu1e-2"
@@ -78,7 +78,7 @@ def main() -> None:
         "pde": {"name": "viscous Burgers", "equation": "u_t + (u^2 / 2)_x = nu u_xx on [0, 1), periodic",
                 "parameters": {"viscosity": 0.01}},
         "data": {"generator": "zoo data generate burgers --viscosity 0.01 --resolution 1024 (see recipes/burgers.py)",
-                 "initial_condition": "periodic Gaussian random field (zoo.data.recipes.burgers_recipe defaults)",
+                 "initial_condition": "periodic Gaussian random field (zoo.data.equations.burgers_recipe defaults)",
                  "solver": "ETDRK4 pseudo-spectral, 2/3 dealiasing", "training_samples": len(train_set), "seed": 0},
         "fields": {"input": "(B, 1, N): u(x, 0) on x_i = i / N", "output": "(B, 1, N): u(x, 1)", "grid": "any N (trained at 256)"},
         "normalisation": "inside the model: mean and std of u(., 0) and u(., 1) over the training set (config)",

@@ -19,10 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.eval.speed import describe_device
+from zoo.devices import describe_device
 from zoo.hub import save_pretrained
-from zoo.train.atomic import atomic_write_bytes
-from zoo.train.trainer import Trainer, TrainConfig
+from zoo.files import atomic_write_bytes
+from zoo.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,8 +22,8 @@ from common import ROOT, parse_args, plots_dir, publish, train
 from zoo.data import OperatorPairs, load_fields
 from zoo.eval import plot_fields
 from zoo.models import FieldOperator
-from zoo.train.losses import relative_l2
-from zoo.train.trainer import TrainConfig
+from zoo.losses import relative_l2
+from zoo.train import TrainConfig
 
 NAME = "fno-darcy"
 BUNDLED = files("zoo.data") / "bundled"

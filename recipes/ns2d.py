@@ -26,7 +26,7 @@ from common import ROOT, parse_args, train  # noqa: E402  (run as a script from 
 from zoo.data import TimeWindows, load_fields
 from zoo.models import AutoregressiveOperator
 from zoo.train.objectives import Autoregressive
-from zoo.train.trainer import TrainConfig
+from zoo.train import TrainConfig
 
 DATA = ROOT / "data" / "ns2d-nu1e-3"
 HISTORY = 10

@@ -11,7 +11,7 @@ import torch.distributed as dist
 
 from zoo.layers import SpectralConv
 from zoo.models import FNO
-from zoo.train.domain_parallel import SlabSpectralConv2d, shard_spectral_layers, sum_gradients
+from zoo.layers.domain_parallel import SlabSpectralConv2d, shard_spectral_layers, sum_gradients
 
 dist.init_process_group("gloo")
 rank, ranks = dist.get_rank(), dist.get_world_size()

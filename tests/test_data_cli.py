@@ -6,7 +6,7 @@ import torch
 
 from zoo.cli import main
 from zoo.data import load_fields
-from zoo.data.recipes import navier_stokes_recipe
+from zoo.data.equations import navier_stokes_recipe
 
 
 def test_generate_then_info_round_trip(tmp_path, capsys):

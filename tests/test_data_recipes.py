@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from zoo.data.recipes import burgers_recipe, darcy_recipe, navier_stokes_recipe
+from zoo.data.equations import burgers_recipe, darcy_recipe, navier_stokes_recipe
 from zoo.pde import burgers_1d, darcy_2d
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zoo.data.generate import generate
-from zoo.data.recipes import navier_stokes_recipe
+from zoo.data.equations import navier_stokes_recipe
 from zoo.data.store import MANIFEST, DataFileError, read_directory, read_shard, shard_name, write_shard
 from zoo.pde import gaussian_random_field, navier_stokes_2d
 

@@ -33,7 +33,7 @@ def test_held_out_flows_are_new_fields_of_the_same_law(example, tmp_path):
     held_out = example("held_out")
     from zoo.data import load_fields
     from zoo.data.generate import generate
-    from zoo.data.recipes import navier_stokes_recipe
+    from zoo.data.equations import navier_stokes_recipe
 
     recipe = navier_stokes_recipe(viscosity=1e-3, resolution=32, steps=1, diffusivity=1e-3)
     generate(tmp_path, recipe, samples=2, seed=0, shard_size=2, progress=False)

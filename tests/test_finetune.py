@@ -8,16 +8,10 @@ from torch.utils.data import TensorDataset
 from train_problems import cole_hopf_trajectories, heat_pairs, one_thread
 from zoo.hub import from_pretrained
 from zoo.models import FNO, AutoregressiveOperator, FieldOperator
-from zoo.train import BurgersPhysics, TrainConfig, Trainer, relative_l2, seed_everything
-from zoo.train.finetune import (
-    DataMismatchError,
-    SpectralLowRankUpdate,
-    check_data_fits,
-    finetune_instance,
-    finetuning_groups,
-    spectral_layers,
-    with_channels,
-)
+from zoo.losses import BurgersPhysics, relative_l2
+from zoo.models.adapt import DataMismatchError, check_data_fits, spectral_layers, with_channels
+from zoo.train import TrainConfig, Trainer, seed_everything
+from zoo.train.finetune import SpectralLowRankUpdate, finetune_instance, finetuning_groups
 
 
 @pytest.fixture(autouse=True)

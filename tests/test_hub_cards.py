@@ -144,7 +144,7 @@ def test_bundled_cards_are_the_generated_ones(directory):
 
 def test_zoo_card_all_refreshes_bundled_cards_and_their_model_cards_copies(tmp_path, monkeypatch):
     from zoo.cli import main
-    from zoo.hub import cli, sources
+    from zoo.hub import cards, sources
 
     checkout = tmp_path / "checkout"  # a stand-in source checkout: pyproject.toml, zoo/, pretrained/, model_cards/
     (checkout / "zoo").mkdir(parents=True)
@@ -152,7 +152,7 @@ def test_zoo_card_all_refreshes_bundled_cards_and_their_model_cards_copies(tmp_p
     (checkout / "pyproject.toml").write_text("")
     directory = zoo.save_pretrained(small_fno(), checkout / "pretrained" / "fno-ns", metadata=METADATA, evaluation=EVALUATION)
     monkeypatch.setattr(sources, "PACKAGE_DIR", checkout / "zoo")
-    monkeypatch.setattr(cli, "MODEL_CARDS_DIR", checkout / "model_cards")
+    monkeypatch.setattr(cards, "MODEL_CARDS_DIR", checkout / "model_cards")
     monkeypatch.delenv(PRETRAINED_PATH_ENV, raising=False)
     (directory / "README.md").write_text("edited by hand")
     assert main(["card", "--all"]) == 0

@@ -10,7 +10,7 @@ import torch
 from zoo.pde.navier_stokes import periodic_grid
 from zoo.pde.spectral import laplacian, wavenumbers
 from zoo.train.inverse import recover_field, sobolev_seminorm
-from zoo.train.losses import relative_l2
+from zoo.losses import relative_l2
 
 
 def _spectral_multiplier(symbol):

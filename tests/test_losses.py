@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from zoo.train.losses import relative_h1, relative_l2, relative_lp
+from zoo.losses import relative_h1, relative_l2, relative_lp
 
 
 def test_relative_l2_is_the_mean_of_per_sample_ratios():

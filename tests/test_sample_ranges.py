@@ -5,7 +5,7 @@ import torch
 
 from zoo.data import load_fields
 from zoo.data.generate import generate
-from zoo.data.recipes import burgers_recipe
+from zoo.data.equations import burgers_recipe
 from zoo.data.store import DataFileError, shard_name
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.data.recipes import navier_stokes_recipe
+from zoo.data.equations import navier_stokes_recipe
 from zoo.eval.speed import median_seconds, ns2d_operator_vs_solver
 from zoo.hub.schema import check_evaluation
 

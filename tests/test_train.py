@@ -10,15 +10,17 @@ from torch.utils.data import Dataset, TensorDataset
 
 from train_problems import cole_hopf_trajectories, heat_fields, heat_pairs, one_thread
 from zoo.hub import from_pretrained
-from zoo.hub.checkpoint import read_config
+from zoo.hub.schema import read_config
 from zoo.models import FNO
 from zoo.train.batching import BatchPlan
 from zoo.train.checkpoint import latest_checkpoint
-from zoo.train.losses import relative_l2
-from zoo.train.objectives import Autoregressive, PartiallyLabelled, PhysicsInformed, Supervised, unroll
-from zoo.train.physics import BurgersPhysics
+from zoo.losses import relative_l2
+from zoo.models.time_stepper import unroll
+from zoo.train.objectives import Autoregressive, PartiallyLabelled, PhysicsInformed, Supervised
+from zoo.losses.physics import BurgersPhysics
 from zoo.train.schedules import schedule_factor
-from zoo.train.trainer import TrainConfig, Trainer, seed_everything
+from zoo.train.config import TrainConfig
+from zoo.train.trainer import Trainer, seed_everything
 
 
 @pytest.fixture(autouse=True)

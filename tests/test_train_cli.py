@@ -9,9 +9,10 @@ import yaml
 from train_problems import heat_fields, heat_pairs, one_thread, save_neuralop_pairs
 from zoo.cli import main
 from zoo.hub import from_pretrained, save_pretrained
-from zoo.hub.checkpoint import read_config
+from zoo.hub.schema import read_config
 from zoo.models import FNO, AutoregressiveOperator
-from zoo.train import relative_l2, seed_everything
+from zoo.losses import relative_l2
+from zoo.train import seed_everything
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +79,7 @@ def test_finetune_gives_new_heads_for_new_channels_and_records_the_base_model(tm
 
 
 def test_the_command_line_offers_every_spectral_mode():
-    from zoo.train.cli import SPECTRAL_CHOICES
+    from zoo.cli.train import SPECTRAL_CHOICES
     from zoo.train.finetune import SPECTRAL_MODES
 
     assert SPECTRAL_CHOICES == SPECTRAL_MODES

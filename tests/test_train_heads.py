@@ -6,9 +6,9 @@ import torch
 from train_problems import one_thread
 from zoo.models import AutoregressiveOperator
 from zoo.train import seed_everything
-from zoo.train.finetune import with_channels
-from zoo.train.heads import carry_channel
-from zoo.train.normalisation import with_config
+from zoo.models.adapt import with_channels
+from zoo.models.adapt import carry_channel
+from zoo.models.registry import with_config
 
 HISTORY = 3
 

@@ -7,7 +7,7 @@ import torch
 
 from zoo.pde import burgers_1d, darcy_2d, gaussian_random_field, navier_stokes_2d, threshold_coefficient
 from zoo.pde.navier_stokes import fno_forcing, periodic_grid
-from zoo.train.physics import (
+from zoo.losses.physics import (
     DarcyPhysics,
     NavierStokesPhysics,
     burgers_residual,

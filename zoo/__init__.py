@@ -1,21 +1,27 @@
-"""zoo: operator-transformer hybrids for physics."""
+"""zoo: operator-transformer hybrids for physics.
 
-from zoo.layers import SpectralConv
-from zoo.models import FNO, FourierTransformer, create_model, list_models, replace_attention
-from zoo.hub import from_pretrained, list_pretrained, push_to_hub, save_pretrained
+The names below load on first use (PEP 562), so ``import zoo`` and ``zoo --help`` do not import
+torch. Importing :mod:`zoo.models` (which any of them does) registers the ``zoo_*`` timm variants.
+"""
 
-__version__ = "0.1.0"
+import importlib
 
-__all__ = [
-    "FNO",
-    "FourierTransformer",
-    "SpectralConv",
-    "create_model",
-    "from_pretrained",
-    "list_models",
-    "list_pretrained",
-    "push_to_hub",
-    "replace_attention",
-    "save_pretrained",
-    "__version__",
-]
+from zoo.version import __version__
+
+_MODULES = {
+    "zoo.layers": ["SpectralConv"],
+    "zoo.models": ["FNO", "FourierTransformer", "create_model", "list_models", "replace_attention"],
+    "zoo.hub": ["from_pretrained", "list_pretrained", "push_to_hub", "save_pretrained"],
+}
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+

@@ -30,6 +30,7 @@ from zoo.data.store import (
     write_manifest,
     write_shard,
 )
+from zoo.version import __version__
 
 
 def shard_samples(path: Path) -> tuple[int, int] | None:
@@ -95,8 +96,6 @@ def generate(
     index alone, a data set grows (or is cut short) by rerunning with another count, and every
     finished shard that still covers the same samples is kept.
     """
-    from zoo import __version__
-
     if samples < 1 or shard_size < 1:
         raise ValueError(f"samples and shard_size must be positive, got {samples}, {shard_size}")
     directory = Path(directory)

@@ -1,4 +1,5 @@
-"""Evaluation: energy spectra, plots, rollout errors and speed against solvers."""
+"""Evaluation, the one home of every metric: evaluation loops, rollouts, resolutions (``zoo eval``),
+energy spectra, uncertainty, speed against solvers, plots and the demo."""
 
 from zoo.eval.plots import plot_curves, plot_fields
 from zoo.eval.spectra import kinetic_energy_spectrum, radial_power_spectrum

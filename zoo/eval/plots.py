@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -68,3 +69,37 @@ def plot_curves(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return save_figure(figure, path)
+
+
+def plot_rollout_error(errors: Sequence[float], path: str | os.PathLike, *, title: str = "") -> Path:
+    """Relative L2 error at each autoregressive rollout step (1-based)."""
+    curve = {"relative L2": (range(1, len(errors) + 1), errors)}
+    return plot_curves(curve, path, xlabel="rollout step", ylabel="relative L2 error", title=title)
+
+
+def plot_loss_curves(records: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Training loss and every scalar evaluation metric of a run's log records against step, log scale."""
+    curves = {}
+    for split, exclude in (("train", ("lr", "grad_norm")), ("eval", ())):
+        chosen = [r for r in records if r["split"] == split]
+        for key in _scalar_keys(chosen, exclude=("step", "split", "time_s", "epoch", *exclude)):
+            points = [(r["step"], r[key]) for r in chosen if key in r]
+            curves[f"{split} {key}"] = tuple(zip(*points))
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.add_subplot()
+    for name, (steps, values) in curves.items():
+        axes.plot(steps, values, marker="o" if name.startswith("eval") else None, label=name)
+    axes.set_yscale("log")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss / error")
+    axes.grid(True, which="both", alpha=0.3)
+    if curves:
+        axes.legend(fontsize=8)
+    return save_figure(figure, path)
+
+
+def _scalar_keys(records: Sequence[dict[str, Any]], *, exclude: tuple[str, ...]) -> list[str]:
+    keys: list[str] = []
+    for record in records:
+        keys += [k for k, v in record.items() if k not in keys and k not in exclude and isinstance(v, (int, float))]
+    return keys

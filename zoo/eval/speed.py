@@ -13,15 +13,9 @@ from collections.abc import Callable
 
 import torch
 
+from zoo.devices import describe_device
 from zoo.eval.rollout import rollout_errors
 from zoo.pde import navier_stokes_2d
-
-
-def describe_device(device: torch.device) -> str:
-    """``"NVIDIA H200 (torch 2.11.0)"`` or ``"CPU, 1 thread(s)"``: the device a timing was taken on."""
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
-    return f"CPU, {torch.get_num_threads()} thread(s)"
 
 
 def median_seconds(call: Callable[[], object], device: torch.device, *, repeats: int, warmup: int = 1) -> float:

@@ -11,13 +11,12 @@ limitations and the architecture. A section whose facts were not recorded says s
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo.hub.checkpoint import CARD_FILE, WEIGHTS_FILE, plot_files, read_config, read_evaluation
 from zoo.files import atomic_write_text
-from zoo.hub.schema import grid_label
+from zoo.hub.schema import CARD_FILE, WEIGHTS_FILE, grid_label, plot_files, read_config, read_evaluation
 from zoo.hub.weights import read_header
 
 NOT_RECORDED = "_Not recorded in this checkpoint's metadata._"
@@ -25,6 +24,8 @@ BASE_TAGS = ["zoo", "neural-operator", "physics", "pytorch", "safetensors"]
 # No Hub pipeline task fits operator learning; model-index needs a task id all the same.
 TASK_TYPE = "operator-learning"
 ROLLOUT_ROWS = 6
+# In a source checkout the cards are also kept together here, one <name>.md per checkpoint.
+MODEL_CARDS_DIR = Path(__file__).resolve().parents[2] / "model_cards"
 
 
 def render_card(
@@ -90,6 +91,18 @@ def write_card(directory: str | os.PathLike, output: str | os.PathLike | None = 
     card = checkpoint_card(directory, links_from=output.parent, name=name)
     atomic_write_text(output, card)
     return card
+
+
+def write_pretrained_cards(directories: Mapping[str, Path]) -> Iterator[str]:
+    """Regenerate the card of every named checkpoint directory, yielding each name when done.
+
+    Checkpoints of the source checkout's ``pretrained/`` also get their copy in ``model_cards/``.
+    """
+    for name, directory in directories.items():
+        write_card(directory)
+        if directory.parent == MODEL_CARDS_DIR.parent / "pretrained" and MODEL_CARDS_DIR.is_dir():
+            write_card(directory, MODEL_CARDS_DIR / f"{name}.md")
+        yield name
 
 
 def stored_parameters(directory: str | os.PathLike) -> int:
@@ -231,7 +244,7 @@ def _finetune(name: str, metadata: dict[str, Any]) -> str:
         "    optimiser.zero_grad()\n    loss.backward()\n    optimiser.step()\n"
         f"zoo.save_pretrained(model, \"my-model\", metadata={{\"base_model\": \"{name}\"}})\n```\n\n"
         "To change the number of input or output channels (a new PDE), "
-        "`zoo.train.finetune.with_channels(model, in_channels=..., out_channels=...)` rebuilds the "
+        "`zoo.models.adapt.with_channels(model, in_channels=..., out_channels=...)` rebuilds the "
         "lifting and projection heads and keeps every other pretrained tensor; "
         "`zoo finetune --from NAME --data PATH` does the same from the command line, with frozen, "
         "scaled or low-rank (`--spectral lora`) spectral weights."

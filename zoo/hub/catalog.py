@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoo.hub.cards import stored_parameters
-from zoo.hub.checkpoint import read_config, read_evaluation
-from zoo.hub.schema import grid_label, headline_metrics
+from zoo.hub.schema import grid_label, headline_metrics, read_config, read_evaluation
 from zoo.hub.sources import pretrained_directories
 
 

@@ -20,18 +20,13 @@ from typing import Any
 
 from torch import nn
 
-from zoo.hub.errors import CheckpointError
 from zoo.files import atomic_write_text
-from zoo.hub.schema import check_config, check_evaluation, check_metadata
+from zoo.hub.cards import render_card, stored_parameters
+from zoo.hub.errors import CheckpointError
+from zoo.hub.schema import CARD_FILE, CONFIG_FILE, EVALUATION_FILE, WEIGHTS_FILE, check_evaluation, check_metadata, plot_files, read_config
 from zoo.hub.weights import load_weights_into, save_weights
 from zoo.models.registry import create_model, get_model_class, list_models
-
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-EVALUATION_FILE = "evaluation.json"
-CARD_FILE = "README.md"
-PLOTS_DIR = "plots"
-
+from zoo.version import __version__
 
 def save_pretrained(
     model: nn.Module,
@@ -58,9 +53,6 @@ def save_pretrained(
     Returns:
         The checkpoint directory.
     """
-    from zoo import __version__
-    from zoo.hub.cards import render_card, stored_parameters
-
     architecture = type(model).__name__
     if architecture not in list_models() or get_model_class(architecture) is not type(model):
         raise TypeError(f"{architecture} is not a registered architecture; known: {', '.join(list_models())}")
@@ -114,33 +106,6 @@ def load_checkpoint(directory: str | os.PathLike) -> nn.Module:
         raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
     load_weights_into(model, weights, sha256=config.get("weights_sha256"))
     return model.eval()
-
-
-def read_config(directory: str | os.PathLike) -> dict[str, Any]:
-    """The validated contents of ``directory/config.json``."""
-    path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{directory} is not a zoo checkpoint: no {CONFIG_FILE}")
-    return check_config(_read_json(path), str(path))
-
-
-def read_evaluation(directory: str | os.PathLike) -> dict[str, Any] | None:
-    """The validated contents of ``directory/evaluation.json``, or ``None`` if it has none."""
-    path = Path(directory) / EVALUATION_FILE
-    return check_evaluation(_read_json(path), str(path)) if path.is_file() else None
-
-
-def plot_files(directory: str | os.PathLike) -> list[str]:
-    """The checkpoint's figures, as paths relative to the directory (``plots/...png``)."""
-    plots = Path(directory) / PLOTS_DIR
-    return sorted(f"{PLOTS_DIR}/{path.name}" for path in plots.glob("*.png")) if plots.is_dir() else []
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: not valid JSON ({error})") from None
 
 
 def _as_json(value: Any, name: str) -> Any:

@@ -39,10 +39,19 @@ Metric names are snake_case (``relative_l2``, ``relative_h1``); grids are lists 
 
 from __future__ import annotations
 
+import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 from zoo.hub.errors import CheckpointError
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+EVALUATION_FILE = "evaluation.json"
+CARD_FILE = "README.md"
+PLOTS_DIR = "plots"
 
 CONFIG_KEYS = ("architecture", "config", "metadata", "weights_sha256", "zoo_version")
 
@@ -62,6 +71,33 @@ METADATA_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
     "finetune": ((str,), "checkpoint-specific advice for fine-tuning"),
     "limitations": ((list,), "what the model was not trained for, one sentence each"),
 }
+
+
+def read_config(directory: str | os.PathLike) -> dict[str, Any]:
+    """The validated contents of ``directory/config.json``."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{directory} is not a zoo checkpoint: no {CONFIG_FILE}")
+    return check_config(_read_json(path), str(path))
+
+
+def read_evaluation(directory: str | os.PathLike) -> dict[str, Any] | None:
+    """The validated contents of ``directory/evaluation.json``, or ``None`` if it has none."""
+    path = Path(directory) / EVALUATION_FILE
+    return check_evaluation(_read_json(path), str(path)) if path.is_file() else None
+
+
+def plot_files(directory: str | os.PathLike) -> list[str]:
+    """The checkpoint's figures, as paths relative to the directory (``plots/...png``)."""
+    plots = Path(directory) / PLOTS_DIR
+    return sorted(f"{PLOTS_DIR}/{path.name}" for path in plots.glob("*.png")) if plots.is_dir() else []
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path}: not valid JSON ({error})") from None
 
 
 def check_config(config: Any, source: str) -> dict[str, Any]:

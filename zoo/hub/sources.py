@@ -23,7 +23,8 @@ from pathlib import Path
 
 from torch import nn
 
-from zoo.hub.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_checkpoint
+from zoo.hub.checkpoint import load_checkpoint
+from zoo.hub.schema import CONFIG_FILE, WEIGHTS_FILE
 from zoo.hub.errors import CheckpointNotFoundError
 
 PRETRAINED_PATH_ENV = "ZOO_PRETRAINED_PATH"

@@ -15,6 +15,7 @@ from torch import nn
 
 from zoo.layers.validation import check_field
 from zoo.models.registry import create_model, register_model
+from zoo.models.time_stepper import TimeStepper
 
 
 def _stats(values: Sequence[float] | None, channels: int, default: float, name: str) -> torch.Tensor:
@@ -77,7 +78,7 @@ class FieldOperator(nn.Module):
 
 
 @register_model
-class AutoregressiveOperator(nn.Module):
+class AutoregressiveOperator(TimeStepper, nn.Module):
     """Time stepper ``(u_{t-h+1}, ..., u_t) -> u_{t+1}`` in physical units, with :meth:`rollout`.
 
     Args:
@@ -90,7 +91,8 @@ class AutoregressiveOperator(nn.Module):
             ``u_{t+1}`` itself.
 
     Shapes: time steps are flattened into channels, oldest first: ``forward`` maps
-    ``(B, history * channels, *spatial)`` to ``(B, channels, *spatial)``.
+    ``(B, history * channels, *spatial)`` to ``(B, channels, *spatial)``; ``rollout`` is
+    :meth:`zoo.models.time_stepper.TimeStepper.rollout`.
     """
 
     def __init__(
@@ -115,14 +117,6 @@ class AutoregressiveOperator(nn.Module):
         self.register_buffer("field_mean", _stats(field_mean, channels, 0.0, "field_mean"), persistent=False)
         self.register_buffer("field_std", _stats(field_std, channels, 1.0, "field_std"), persistent=False)
 
-    @property
-    def in_channels(self) -> int:
-        return self.history * self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
-
     def _normalise(self, u: torch.Tensor, repeats: int) -> torch.Tensor:
         ndim = u.ndim - 2
         mean = _broadcast(self.field_mean.repeat(repeats), ndim)
@@ -136,24 +130,3 @@ class AutoregressiveOperator(nn.Module):
         if self.residual:
             return u[:, -self.channels :] + out * _broadcast(self.field_std, ndim)
         return out * _broadcast(self.field_std, ndim) + _broadcast(self.field_mean, ndim)
-
-    def rollout(self, u: torch.Tensor, steps: int) -> torch.Tensor:
-        """Predict ``steps`` future time steps from ``history`` known ones.
-
-        Args:
-            u: ``(B, history * channels, *spatial)``, e.g. vorticity at t = 1..10 for NS.
-            steps: number of steps to predict.
-
-        Returns:
-            ``(B, steps * channels, *spatial)``: for scalar fields ``(B, steps, *spatial)``, the
-            prediction at t = history + 1, ..., history + steps.
-        """
-        if steps < 1:
-            raise ValueError(f"steps must be >= 1, got {steps}")
-        predictions = []
-        window = u
-        for _ in range(steps):
-            step = self(window)
-            predictions.append(step)
-            window = torch.cat([window[:, self.channels :], step], dim=1)
-        return torch.cat(predictions, dim=1)

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from zoo.layers.validation import check_field
-from zoo.models.field_operators import AutoregressiveOperator, _build_backbone
+from zoo.models.field_operators import _build_backbone
 from zoo.models.registry import register_model
+from zoo.models.time_stepper import TimeStepper
 
 
 def spectral_resample(u: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
@@ -55,7 +56,7 @@ def _describe(u: Any) -> str:
 
 
 @register_model
-class MultiscaleOperator(nn.Module):
+class MultiscaleOperator(TimeStepper, nn.Module):
     """``u -> P c(R u) + correction([u, P c(R u)])``: a coarse time stepper corrected on the fine grid.
 
     ``R`` restricts the input to the ``coarse_grid`` by spectral truncation
@@ -74,7 +75,7 @@ class MultiscaleOperator(nn.Module):
         coarse_grid: points per axis ``g`` of the grid the coarse operator runs on.
 
     Shapes: ``forward`` maps ``(B, history * C, H, W)`` to ``(B, C, H, W)`` for any ``H, W >=
-    coarse_grid``; :meth:`rollout` is that of :class:`AutoregressiveOperator`. Use
+    coarse_grid``; :meth:`rollout` is :meth:`TimeStepper.rollout`. Use
     :meth:`from_parts` to assemble one from trained modules.
     """
 
@@ -112,14 +113,6 @@ class MultiscaleOperator(nn.Module):
         model.correction.load_state_dict(correction.state_dict())
         return model
 
-    @property
-    def in_channels(self) -> int:
-        return self.history * self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.channels
-
     def coarse_prediction(self, u: torch.Tensor) -> torch.Tensor:
         """The coarse operator's next step on the input's grid: ``(B, history * C, H, W) -> (B, C, H, W)``."""
         check_field(u, self.in_channels, 2, name="MultiscaleOperator input")
@@ -135,5 +128,3 @@ class MultiscaleOperator(nn.Module):
         """``(B, history * C, H, W) -> (B, C, H, W)``: one step on the input's grid."""
         coarse = self.coarse_prediction(u)
         return coarse + self.correction(torch.cat([u, coarse], dim=1))
-
-    rollout = AutoregressiveOperator.rollout

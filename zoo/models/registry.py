@@ -74,3 +74,13 @@ def create_model(name: str, **config: Any) -> nn.Module:
     if unknown:
         raise TypeError(f"unknown config keys for {name}: {', '.join(unknown)}")
     return cls(**config)
+
+
+def with_config(model: nn.Module, **changes: Any) -> nn.Module:
+    """The same architecture rebuilt with some constructor arguments changed, keeping every
+    weight whose name and shape are unchanged (others keep their fresh initialisation)."""
+    config = {**model.config, **changes}
+    new = create_model(type(model).__name__, **config).to(next(model.parameters()).device)
+    old_state, new_state = model.state_dict(), new.state_dict()
+    new.load_state_dict({k: v for k, v in old_state.items() if k in new_state and new_state[k].shape == v.shape}, strict=False)
+    return new

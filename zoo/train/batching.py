@@ -69,12 +69,3 @@ class BatchPlan:
         lo = self.rank * share
         for batch in self.global_batches(epoch)[start:]:
             yield batch[lo : lo + share]
-
-
-def evaluation_batches(group_sizes: Sequence[int], batch_size: int) -> Iterator[tuple[int, list[int]]]:
-    """``(group, indices)`` covering every sample once, in order, never mixing groups in a batch."""
-    offset = 0
-    for group, size in enumerate(group_sizes):
-        for start in range(0, size, batch_size):
-            yield group, list(range(offset + start, offset + min(start + batch_size, size)))
-        offset += size

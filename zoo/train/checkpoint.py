@@ -30,11 +30,11 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from zoo.files import atomic_directory, atomic_write_bytes
 from zoo.hub import save_pretrained
-from zoo.hub.checkpoint import WEIGHTS_FILE
+from zoo.hub.schema import WEIGHTS_FILE
 from zoo.hub.weights import load_weights_into, save_weights
 from zoo.models.registry import create_model, get_model_class, list_models
-from zoo.train.atomic import atomic_directory, atomic_write_bytes
 
 LATEST = "latest"
 TRAINING_WEIGHTS_FILE = "training_weights.safetensors"
@@ -84,7 +84,7 @@ def latest_checkpoint(checkpoints: Path) -> Path | None:
     return path
 
 
-def load_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+def restore_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
     """Restore weights, optimizer state and RNG states from ``path``; return its trainer state."""
     load_model_weights(model, path)
     if optimizer is not None:

@@ -6,14 +6,9 @@
       architecture: FNO
       config: {in_channels: 1, out_channels: 1, modes: [12, 12], width: 32}
       # or instead:  from: NAME_OR_PATH     (start from a checkpoint; see `finetune`)
-    data:
-      train: PATH                   # or {path, format, samples: [start, stop], subsample: k},
-                                    # or a list of those (one per grid resolution)
-      eval: PATH                    # same forms; optional
-      task: pairs                   # "pairs" (OperatorPairs) or "windows" (TimeWindows)
-      pairs: {input_times: [0], target_times: [-1], include_static: true}
-      windows: {history: 10, horizon: 1, stride: 1, include_static: false}
-      eval_windows: {history: 10, horizon: all}   # optional: evaluation windows ("all": whole rollout)
+    data:                           # sources and datasets: see zoo.data.specs
+      train: PATH
+      eval: PATH                    # optional
       normalise: false              # true: per-channel statistics of the training data go into the
                                     # config of a FieldOperator / AutoregressiveOperator model
     objective:                      # optional; default supervised relative L2
@@ -22,7 +17,7 @@
       # autoregressive: history, channels, teacher_forcing
       # physics_informed: physics: {equation: darcy|burgers|navier_stokes, ...its arguments},
       #                   data_weight, physics_weight, rollout_steps, channels
-    finetune:                       # optional; see zoo.train.finetune
+    finetune:                       # optional; see zoo.train.finetune and zoo.models.adapt
       new_heads: true               # rebuild the heads when the data's channels differ
       spectral: train               # train | freeze | lora
       spectral_lr_scale: 0.1
@@ -35,27 +30,87 @@ Every section is checked for unknown keys, so a typo is an error, not a silently
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from torch import nn
-from torch.utils.data import Dataset
 
-from zoo.data import FieldData, OperatorPairs, TimeWindows, load_fields
+from zoo.data.specs import ConfigError, check_keys
+from zoo.losses import BurgersPhysics, DarcyPhysics, NavierStokesPhysics
 from zoo.models.registry import create_model
 from zoo.train.objectives import Autoregressive, PhysicsInformed, Supervised
-from zoo.train.physics import BurgersPhysics, DarcyPhysics, NavierStokesPhysics
+from zoo.train.schedules import SCHEDULES
 
 SECTIONS = ("model", "data", "objective", "finetune", "trainer", "metadata")
 PHYSICS = {"darcy": DarcyPhysics, "burgers": BurgersPhysics, "navier_stokes": NavierStokesPhysics}
-TASKS = ("pairs", "windows")
+PRECISIONS = ("fp32", "bf16")
 
 
-class ConfigError(ValueError):
-    """A run configuration that cannot be used as written; the message names the key."""
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a run; a config file's ``trainer`` section holds exactly these keys.
+
+    Optimisation: AdamW with ``lr``, ``weight_decay``, ``betas``; ``schedule`` ``"cosine"``,
+    ``"step"`` (``gamma`` every ``step_size`` steps) or ``"constant"`` after ``warmup_steps`` of
+    linear warm-up, never below ``min_lr_factor * lr`` (cosine, step); ``grad_clip`` caps the
+    global gradient norm (``None``: no clipping). ``batch_size`` is the global batch, split evenly
+    over processes. ``precision="bf16"`` runs the forward pass under bf16 autocast (spectral
+    transforms stay float32). ``compile`` wraps the model in ``torch.compile``.
+    Bookkeeping: ``log_every``, ``eval_every`` and ``checkpoint_every`` in steps (0: never; a
+    final evaluation and checkpoint are always made when there is somewhere to put them);
+    ``out_dir`` receives ``metrics.jsonl``/``.csv``, ``plots/``, ``checkpoints/`` and ``model/``.
+    """
+
+    max_steps: int = 1000
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    min_lr_factor: float = 0.0
+    step_size: int = 100
+    gamma: float = 0.5
+    grad_clip: float | None = 1.0
+    precision: str = "fp32"
+    compile: bool = False
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 0
+    eval_batch_size: int = 32
+    checkpoint_every: int = 0
+    keep_checkpoints: int = 2
+    out_dir: str | None = None
+    device: str = "auto"
+    num_workers: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
+        for name in ("max_steps", "batch_size", "log_every", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a config file's ``trainer`` section; an unknown key is an error listing the known."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown trainer settings {unknown}; known: {', '.join(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -74,12 +129,6 @@ def load_config(path: str | Path) -> dict[str, Any]:
     return config
 
 
-def check_keys(section: dict[str, Any], known: Sequence[str], where: str) -> None:
-    unknown = sorted(set(section) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {', '.join(known)}")
-
-
 def build_model(spec: dict[str, Any]) -> nn.Module:
     """A model from ``{architecture, config}`` (fresh) or ``{from: NAME_OR_PATH}`` (a checkpoint)."""
     check_keys(spec, ("architecture", "config", "from"), "model")
@@ -95,56 +144,6 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
         return create_model(spec["architecture"], **spec.get("config", {}))
     except (KeyError, TypeError, ValueError) as error:
         raise ConfigError(f"model: {error}") from None
-
-
-def load_sources(sources: Any, *, where: str) -> list[FieldData]:
-    """``FieldData`` for a path, a ``{path, format, samples, subsample}`` mapping, or a list of them."""
-    if isinstance(sources, (str, Path)) or isinstance(sources, dict):
-        sources = [sources]
-    if not isinstance(sources, list) or not sources:
-        raise ConfigError(f"{where}: expected a path, a mapping with 'path', or a list of them")
-    loaded = []
-    for source in sources:
-        source = {"path": source} if isinstance(source, (str, Path)) else dict(source)
-        check_keys(source, ("path", "format", "samples", "subsample"), where)
-        if "path" not in source:
-            raise ConfigError(f"{where}: every source needs a 'path'")
-        data = load_fields(source["path"], format=source.get("format"))
-        if "samples" in source:
-            start, stop = source["samples"]
-            data = data.select(samples=slice(start, stop))
-        if source.get("subsample", 1) != 1:
-            data = data.subsample(source["subsample"])
-        loaded.append(data)
-    return loaded
-
-
-def default_pairs(data: FieldData) -> dict[str, Any]:
-    """Static fields (e.g. Darcy's coefficient) to the last step, or else the first step to the last."""
-    if data.static is not None:
-        return {"input_times": [], "target_times": [-1], "include_static": True}
-    return {"input_times": [0], "target_times": [-1], "include_static": False}
-
-
-def build_datasets(fields: list[FieldData], data_spec: dict[str, Any], *, windows_key: str = "windows") -> list[Dataset]:
-    """One training dataset per source, as ``data.task`` says (``pairs`` or ``windows``)."""
-    task = data_spec.get("task", "pairs")
-    if task not in TASKS:
-        raise ConfigError(f"data.task: unknown task {task!r}; choose one of {TASKS}")
-    datasets: list[Dataset] = []
-    for data in fields:
-        if task == "pairs":
-            options = {**default_pairs(data), **data_spec.get("pairs", {})}
-            check_keys(options, ("input_times", "target_times", "include_static"), "data.pairs")
-            datasets.append(OperatorPairs(data, **options))
-        else:
-            options = dict(data_spec.get(windows_key, data_spec.get("windows", {})))
-            check_keys(options, ("history", "horizon", "stride", "include_static"), f"data.{windows_key}")
-            if options.get("horizon") == "all":  # one window per trajectory: the whole rollout
-                steps = data.trajectories.shape[1]
-                options.update(horizon=steps - options.get("history", 10), stride=steps)
-            datasets.append(TimeWindows(data, **{"include_static": False, **options}))
-    return datasets
 
 
 def build_objective(spec: dict[str, Any] | None) -> Any:

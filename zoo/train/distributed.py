@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from zoo.devices import resolve_device
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -34,13 +36,6 @@ class DistributedContext:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"``: the GPU when there is one, else the CPU; anything else as ``torch.device``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def init_distributed(device: str = "auto") -> DistributedContext:

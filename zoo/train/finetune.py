@@ -1,125 +1,31 @@
-"""Fine-tuning a trained operator on new data: new heads, gentler spectral updates, PINO at test time.
+"""Fine-tuning a trained operator on new data: gentler spectral updates, PINO at test time.
 
-* :func:`check_data_fits` says exactly why a batch cannot go through a model (channels, number of
-  spatial axes, a grid too coarse for the kept Fourier modes).
-* :func:`with_channels` rebuilds a model for new input/output channels from its config and carries
-  over every weight whose shape is unchanged: the Fourier blocks move over, the lifting and
-  projection heads start fresh.
 * :func:`finetuning_groups` freezes the spectral weights, trains them at a lower rate, or
   replaces their updates by low-rank ones (:class:`SpectralLowRankUpdate`, LoRA for spectral
   convolutions: ``W_k + A_k B_k`` per Fourier mode).
 * :func:`finetune_instance` improves a prediction for one new input with the PDE residual alone.
+
+New heads for new channels and the checks that data fit a model are model surgery and live in
+:mod:`zoo.models.adapt`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from zoo.layers.spectral_conv import SpectralConv
+from zoo.models.adapt import check_data_fits, spectral_layers
+from zoo.train.config import TrainConfig
 from zoo.train.distributed import DistributedContext
-from zoo.train.normalisation import with_config
 from zoo.train.objectives import PhysicsFn, PhysicsInformed
-from zoo.train.trainer import TrainConfig, Trainer
+from zoo.train.trainer import Trainer
 
 SPECTRAL_MODES = ("train", "freeze", "lora")
-
-
-class DataMismatchError(ValueError):
-    """The data cannot go through the model as it is; the message says what differs and what to do."""
-
-
-def spectral_layers(model: nn.Module) -> list[SpectralConv]:
-    return [m for m in model.modules() if isinstance(m, SpectralConv)]
-
-
-def minimum_grid(modes: Sequence[int]) -> list[int]:
-    """Fewest points per axis that hold every kept mode (``+-m`` on outer axes, ``0..m-1`` on the last)."""
-    return [2 * m for m in modes[:-1]] + [max(2 * modes[-1] - 2, 1)]
-
-
-def check_data_fits(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None) -> None:
-    """Raise :class:`DataMismatchError` unless ``(B, C_in, *spatial)`` batches fit ``model``.
-
-    Checks the input and target channels against ``model.in_channels``/``out_channels``, the
-    number of spatial axes and the grid size against the model's spectral layers. A grid coarser
-    than the modes would silently leave trained spectral weights unused, so it is an error.
-    """
-    name = type(model).__name__
-    layers = spectral_layers(model)
-    if layers:
-        ndim = layers[0].ndim
-        if inputs.ndim - 2 != ndim:
-            raise DataMismatchError(
-                f"{name} works on {ndim}D fields (batch, channels, {ndim} spatial axes), but the data are "
-                f"{inputs.ndim - 2}D: input batch shape {tuple(inputs.shape)}"
-            )
-        modes = [max(layer.modes[axis] for layer in layers) for axis in range(ndim)]
-        needed = minimum_grid(modes)
-        spatial = list(inputs.shape[2:])
-        if any(n < k for n, k in zip(spatial, needed)):
-            raise DataMismatchError(
-                f"the data grid {'x'.join(map(str, spatial))} is coarser than {name}'s Fourier modes {modes} "
-                f"allow: it needs at least {'x'.join(map(str, needed))} points; use finer data or a model "
-                "with fewer modes"
-            )
-    for role, tensor, attribute in (("input", inputs, "in_channels"), ("target", targets, "out_channels")):
-        expected = getattr(model, attribute, None)
-        if tensor is not None and expected is not None and tensor.shape[1] != expected:
-            raise DataMismatchError(
-                f"the {role} fields have {tensor.shape[1]} channels but {name} has {attribute}={expected}; "
-                f"fine-tune with new heads (zoo finetune --new-heads, or zoo.train.finetune.with_channels)"
-            )
-
-
-def with_channels(model: nn.Module, *, in_channels: int | None = None, out_channels: int | None = None) -> nn.Module:
-    """The same architecture with new input/output channels, trained weights carried over.
-
-    The model is rebuilt from ``model.config`` with the channel arguments changed (inside
-    ``backbone`` for wrapped models; per-channel statistics that no longer fit reset to the
-    identity); every weight whose name and shape are unchanged is copied, the rest (the heads)
-    keeps its fresh initialisation.
-    """
-    config = copy.deepcopy(getattr(model, "config", None))
-    if config is None:
-        raise TypeError(f"{type(model).__name__} has no config: only registered architectures can get new heads")
-    _set_channels(type(model).__name__, config, in_channels, out_channels)
-    return with_config(model, **config)
-
-
-def _set_channels(name: str, config: dict[str, Any], in_channels: int | None, out_channels: int | None) -> None:
-    if "backbone" in config:
-        backbone = config["backbone"]
-        if "history" in config:  # a time stepper: history * channels in, channels out
-            if out_channels is not None:
-                config["channels"] = out_channels
-            channels = config["channels"]
-            wanted = config["history"] * channels
-            if in_channels is not None and in_channels != wanted:
-                raise ValueError(f"{name} reads history x channels = {wanted} input channels, not {in_channels}")
-            _set_channels(backbone["architecture"], backbone["config"], wanted, channels)
-            for key in ("field_mean", "field_std"):
-                if config.get(key) is not None and len(config[key]) != channels:
-                    config[key] = None
-            return
-        _set_channels(backbone["architecture"], backbone["config"], in_channels, out_channels)
-        for key, count in (("input", in_channels), ("output", out_channels)):
-            for stat in (f"{key}_mean", f"{key}_std"):
-                if count is not None and config.get(stat) is not None and len(config[stat]) != count:
-                    config[stat] = None
-        return
-    if "in_channels" not in config or "out_channels" not in config:
-        raise TypeError(f"{name}'s config has no in_channels/out_channels to change")
-    if in_channels is not None:
-        config["in_channels"] = in_channels
-    if out_channels is not None:
-        config["out_channels"] = out_channels
 
 
 class SpectralLowRankUpdate(nn.Module):
@@ -208,7 +114,7 @@ def finetune_instance(
     """Instance-wise fine-tuning (PINO): fit a copy of ``model`` to the PDE on these inputs only.
 
     Given new inputs ``(B, C_in, *spatial)`` (e.g. one initial condition) and the equation's
-    residual ``physics(inputs, prediction)`` (:mod:`zoo.train.physics`), minimise the residual of
+    residual ``physics(inputs, prediction)`` (:mod:`zoo.losses.physics`), minimise the residual of
     the model's prediction for ``steps`` AdamW steps. No solver data is used. With
     ``rollout_steps`` the model is a time stepper and the residual is taken over its rollout.
     ``spectral`` says how the spectral weights adapt (:func:`finetuning_groups`: ``"train"``,

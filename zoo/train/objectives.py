@@ -24,28 +24,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from zoo.train.losses import relative_h1, relative_l2, relative_lp
+from zoo.eval.evaluate import pair_metrics
+from zoo.eval.rollout import rollout_metrics
+from zoo.losses import LossFn, make_loss, relative_l2
+from zoo.models.time_stepper import unroll
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 PhysicsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-LOSSES: dict[str, LossFn] = {
-    "relative_l2": relative_l2,
-    "relative_l1": lambda prediction, target: relative_lp(prediction, target, p=1.0),
-    # Fields are (B, C, *spatial): every axis after the channels is spatial.
-    "relative_h1": lambda prediction, target: relative_h1(prediction, target, ndim=prediction.ndim - 2),
-    "mse": lambda prediction, target: (prediction.float() - target.float()).square().mean(),
-}
-
-
-def make_loss(loss: str | LossFn) -> LossFn:
-    """A loss callable from its name in :data:`LOSSES`, or the callable itself."""
-    if callable(loss):
-        return loss
-    try:
-        return LOSSES[loss]
-    except KeyError:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}") from None
 
 
 def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -61,34 +45,6 @@ def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None, torch.Te
     )
 
 
-def unroll(
-    model: nn.Module,
-    initial: torch.Tensor,
-    steps: int,
-    *,
-    channels: int = 1,
-    truth: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Roll a time stepper ``(B, history * C, *spatial) -> (B, C, *spatial)`` forward ``steps`` times.
-
-    Without ``truth`` each prediction is fed back (free rollout, gradients flow through every
-    step). With ``truth`` ``(B, steps * C, *spatial)`` every step starts from true frames (teacher
-    forcing), so all steps run as one batch. Returns ``(B, steps * C, *spatial)``.
-    """
-    width = initial.shape[1]
-    if truth is not None:
-        frames = torch.cat([initial, truth[:, : (steps - 1) * channels]], dim=1)
-        windows = torch.cat([frames[:, s * channels : s * channels + width] for s in range(steps)])
-        predictions = model(windows).split(initial.shape[0])
-        return torch.cat(predictions, dim=1)
-    predictions, window = [], initial
-    for _ in range(steps):
-        step = model(window)
-        predictions.append(step)
-        window = torch.cat([window[:, channels:], step], dim=1)
-    return torch.cat(predictions, dim=1)
-
-
 class Supervised:
     """``loss(model(inputs), targets)``; evaluation reports the relative L2 error per sample."""
 
@@ -100,8 +56,7 @@ class Supervised:
         return {"loss": self.loss(model(inputs), targets)}
 
     def evaluate(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
-        inputs, targets = _labelled_pair(batch)
-        return {"relative_l2": relative_l2(model(inputs), targets, reduction="none")}
+        return pair_metrics(model, _labelled_pair(batch))
 
 
 class Autoregressive:
@@ -150,18 +105,13 @@ class Autoregressive:
     def evaluate(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
         initial, future, steps = self._split(batch)
         predicted = unroll(model, initial, steps, channels=self.channels)
-        frames = lambda u: u.unflatten(1, (steps, self.channels)).flatten(0, 1)  # noqa: E731
-        per_step = relative_l2(frames(predicted), frames(future), reduction="none").view(-1, steps)
-        return {
-            "relative_l2": relative_l2(predicted, future, reduction="none"),
-            "rollout_relative_l2": per_step,
-        }
+        return rollout_metrics(predicted, future, channels=self.channels)
 
 
 class PhysicsInformed:
     """``physics_weight * physics(inputs, prediction) + data_weight * data_loss`` (PINO training).
 
-    The physics term (e.g. :class:`zoo.train.physics.DarcyPhysics`) needs no targets, so it covers
+    The physics term (e.g. :class:`zoo.losses.DarcyPhysics`) needs no targets, so it covers
     every input; the data term covers the labelled samples of the batch (targets present and, if
     a ``labelled`` mask is given, marked). With ``rollout_steps`` the model is a time stepper and
     the prediction is its free rollout of that many steps (``channels`` per frame).

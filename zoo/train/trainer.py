@@ -15,7 +15,6 @@ generator so that creating one never draws from the global RNG.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import random
@@ -32,83 +31,20 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import ConcatDataset, DataLoader
 from tqdm.auto import tqdm
 
+from zoo.devices import move_to
+from zoo.eval.evaluate import as_datasets, evaluate, flatten_metrics
+from zoo.eval.plots import plot_loss_curves, plot_rollout_error
+from zoo.files import atomic_directory, atomic_write_bytes
 from zoo.train.batching import BatchPlan
-from zoo.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, write_model_files
-from zoo.train.atomic import atomic_directory, atomic_write_bytes
+from zoo.train.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint, write_model_files
+from zoo.train.config import TrainConfig
 from zoo.train.distributed import DistributedContext, all_reduce_sum, init_distributed, union_of_keys
-from zoo.train.evaluation import as_datasets, evaluate, flatten_metrics, move_to
-from zoo.train.metrics import MetricsLog
+from zoo.train.metrics_log import MetricsLog
 from zoo.train.objectives import Supervised
-from zoo.train.plots import plot_loss_curves, plot_rollout_error
-from zoo.train.schedules import SCHEDULES, schedule_factor
+from zoo.train.schedules import schedule_factor
 
-PRECISIONS = ("fp32", "bf16")
 # Settings that fix the order of the data: a resumed run must keep them.
 DATA_ORDER_SETTINGS = ("batch_size", "seed")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Every setting of a run; a config file's ``trainer`` section holds exactly these keys.
-
-    Optimisation: AdamW with ``lr``, ``weight_decay``, ``betas``; ``schedule`` ``"cosine"``,
-    ``"step"`` (``gamma`` every ``step_size`` steps) or ``"constant"`` after ``warmup_steps`` of
-    linear warm-up, never below ``min_lr_factor * lr`` (cosine, step); ``grad_clip`` caps the
-    global gradient norm (``None``: no clipping). ``batch_size`` is the global batch, split evenly
-    over processes. ``precision="bf16"`` runs the forward pass under bf16 autocast (spectral
-    transforms stay float32). ``compile`` wraps the model in ``torch.compile``.
-    Bookkeeping: ``log_every``, ``eval_every`` and ``checkpoint_every`` in steps (0: never; a
-    final evaluation and checkpoint are always made when there is somewhere to put them);
-    ``out_dir`` receives ``metrics.jsonl``/``.csv``, ``plots/``, ``checkpoints/`` and ``model/``.
-    """
-
-    max_steps: int = 1000
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    schedule: str = "cosine"
-    warmup_steps: int = 0
-    min_lr_factor: float = 0.0
-    step_size: int = 100
-    gamma: float = 0.5
-    grad_clip: float | None = 1.0
-    precision: str = "fp32"
-    compile: bool = False
-    seed: int = 0
-    log_every: int = 10
-    eval_every: int = 0
-    eval_batch_size: int = 32
-    checkpoint_every: int = 0
-    keep_checkpoints: int = 2
-    out_dir: str | None = None
-    device: str = "auto"
-    num_workers: int = 0
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        self.betas = tuple(self.betas)
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
-        for name in ("max_steps", "batch_size", "log_every", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a config file's ``trainer`` section; an unknown key is an error listing the known."""
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown trainer settings {unknown}; known: {', '.join(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def seed_everything(seed: int) -> None:
@@ -271,7 +207,7 @@ class Trainer:
             return {}
         results = evaluate(
             self.model,
-            self.objective,
+            self.objective.evaluate,
             self.eval_data,
             batch_size=self.config.eval_batch_size,
             device=self.device,
@@ -321,7 +257,7 @@ class Trainer:
             if self.context.is_main:
                 print(f"zoo: no checkpoint under {self.out_dir / 'checkpoints'}; starting from step 0", file=sys.stderr)
             return False
-        state = load_checkpoint(path, model=self.model, optimizer=self.optimizer)
+        state = restore_checkpoint(path, model=self.model, optimizer=self.optimizer)
         saved = state.get("config", {})
         changed = [k for k in DATA_ORDER_SETTINGS if k in saved and saved[k] != getattr(self.config, k)]
         if changed:

@@ -8,11 +8,15 @@ depend on the grid size and plain sums over points suffice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from zoo.pde.spectral import gradient
 
 REDUCTIONS = ("mean", "sum", "none")
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def relative_lp(
@@ -72,6 +76,25 @@ def relative_h1(
     reference = target.to(dtype)
     ratios = (_h1_squared(error, ndim, length) / _h1_squared(reference, ndim, length)).sqrt()
     return _reduce(ratios, reduction)
+
+
+LOSSES: dict[str, LossFn] = {
+    "relative_l2": relative_l2,
+    "relative_l1": lambda prediction, target: relative_lp(prediction, target, p=1.0),
+    # Fields are (B, C, *spatial): every axis after the channels is spatial.
+    "relative_h1": lambda prediction, target: relative_h1(prediction, target, ndim=prediction.ndim - 2),
+    "mse": lambda prediction, target: (prediction.float() - target.float()).square().mean(),
+}
+
+
+def make_loss(loss: str | LossFn) -> LossFn:
+    """A loss callable from its name in :data:`LOSSES`, or the callable itself."""
+    if callable(loss):
+        return loss
+    try:
+        return LOSSES[loss]
+    except KeyError:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(LOSSES)}") from None
 
 
 def _h1_squared(u: torch.Tensor, ndim: int, length: float) -> torch.Tensor:

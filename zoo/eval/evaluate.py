@@ -1,9 +1,14 @@
-"""Evaluate a model on one or several data sets (one per grid resolution): sample-weighted means."""
+"""Evaluate a model on one or several data sets (one per grid resolution): sample-weighted means.
+
+The per-sample metrics come from a callable ``metrics(model, batch) -> {name: (B,) or (B, K)}``:
+a training objective's ``evaluate`` (the trainer), or :func:`zoo.eval.rollout.time_stepper_metrics`
+and :func:`pair_metrics` (``zoo eval``), which the objectives call too.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +16,10 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, default_collate
 
-from zoo.train.batching import evaluation_batches
+from zoo.devices import move_to
+from zoo.losses import relative_l2
+
+MetricsFn = Callable[[nn.Module, Any], dict[str, torch.Tensor]]
 
 
 @dataclass
@@ -23,6 +31,12 @@ class GroupMetrics:
     metrics: dict[str, float | list[float]]
 
 
+def pair_metrics(model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+    """``relative_l2`` ``(B,)`` of ``model(inputs)`` against ``targets`` for an ``(inputs, targets)`` batch."""
+    inputs, targets = batch[0], batch[1]
+    return {"relative_l2": relative_l2(model(inputs), targets, reduction="none")}
+
+
 def as_datasets(data: Any) -> list[Dataset] | None:
     """``[data]`` for a map-style dataset, the list for a sequence of them, ``None`` otherwise."""
     if isinstance(data, Dataset):
@@ -32,18 +46,7 @@ def as_datasets(data: Any) -> list[Dataset] | None:
     return None
 
 
-def move_to(batch: Any, device: torch.device) -> Any:
-    """``batch`` with every tensor in it (nested in tuples, lists, dicts) on ``device``."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(move_to(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: move_to(v, device) for k, v in batch.items()}
-    return batch
-
-
-def grid_label(batch: Any) -> str:
+def _grid_label(batch: Any) -> str:
     """``"HxW"`` of a batch's first tensor ``(B, C, *spatial)``."""
     first = batch
     while not isinstance(first, torch.Tensor):
@@ -54,14 +57,14 @@ def grid_label(batch: Any) -> str:
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    objective: Any,
+    metrics: MetricsFn,
     data: Any,
     *,
     batch_size: int = 32,
     device: torch.device | str = "cpu",
     autocast: contextlib.AbstractContextManager | None = None,
 ) -> list[GroupMetrics]:
-    """Average ``objective.evaluate`` over every sample of ``data``, per resolution group.
+    """Average the per-sample ``metrics(model, batch)`` over every sample of ``data``, per resolution group.
 
     ``data`` is a dataset, a list of datasets (one group each) or an iterable of batches (one
     group). Per-sample metrics ``(B,)`` average to numbers, ``(B, K)`` ones (error per rollout
@@ -84,9 +87,9 @@ def evaluate(
     labels: dict[int, str] = {}
     for group, batch in batches:
         batch = move_to(batch, device)
-        labels.setdefault(group, grid_label(batch))
+        labels.setdefault(group, _grid_label(batch))
         with autocast or contextlib.nullcontext():
-            values = objective.evaluate(model, batch)
+            values = metrics(model, batch)
         group_sums, group_counts = sums.setdefault(group, {}), counts.setdefault(group, {})
         for key, value in values.items():
             value = value.detach().double()
@@ -99,6 +102,15 @@ def evaluate(
         samples = max(counts[group].values(), default=0)
         results.append(GroupMetrics(labels[group], samples, means))
     return results
+
+
+def evaluation_batches(group_sizes: Sequence[int], batch_size: int) -> Iterator[tuple[int, list[int]]]:
+    """``(group, indices)`` covering every sample once, in order, never mixing groups in a batch."""
+    offset = 0
+    for group, size in enumerate(group_sizes):
+        for start in range(0, size, batch_size):
+            yield group, list(range(offset + start, offset + min(start + batch_size, size)))
+        offset += size
 
 
 def flatten_metrics(results: Sequence[GroupMetrics]) -> dict[str, float | list[float]]:

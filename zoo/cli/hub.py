@@ -1,31 +1,20 @@
-"""``zoo list``, ``zoo download NAME`` and ``zoo card NAME``."""
+"""``zoo list``, ``zoo download NAME`` and ``zoo card NAME``: the hub (:mod:`zoo.hub`) on the command line."""
 
 from __future__ import annotations
 
 import argparse
-import functools
-import sys
-from collections.abc import Callable
 from pathlib import Path
-
-from zoo.hub.cards import checkpoint_card, write_card
-from zoo.hub.catalog import format_table, list_pretrained
-from zoo.hub.errors import CheckpointError, CheckpointNotFoundError
-from zoo.hub.sources import PACKAGE_DIR, REPO_ID, locate, pretrained_directories, pretrained_roots
-
-# In a source checkout the cards are also kept together here, one <name>.md per checkpoint.
-MODEL_CARDS_DIR = PACKAGE_DIR.parent / "model_cards"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     listing = subparsers.add_parser("list", help="show every pretrained checkpoint")
-    listing.set_defaults(func=_list)
+    listing.set_defaults(func=_list, error_label="")
 
     fetch = subparsers.add_parser("download", help="fetch a checkpoint from the Hub into the cache")
     fetch.add_argument("name", help="Hub repo id org/name (or a pretrained name: prints where it is)")
     fetch.add_argument("--revision", help="branch, tag or commit hash (default: main)")
     fetch.add_argument("--cache-dir", help="Hub cache directory (default: $HF_HUB_CACHE)")
-    fetch.set_defaults(func=_download)
+    fetch.set_defaults(func=_download, error_label="")
 
     card = subparsers.add_parser("card", help="regenerate a model card from a checkpoint's stored evaluation")
     card.add_argument("name", nargs="?", help="checkpoint name, directory or Hub repo id")
@@ -34,25 +23,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     where = card.add_mutually_exclusive_group()
     where.add_argument("--output", type=Path, help="write the card here instead of the checkpoint's README.md")
     where.add_argument("--stdout", action="store_true", help="print the card, write nothing")
-    card.set_defaults(func=_card)
+    card.set_defaults(func=_card, error_label="")
 
 
-def _reporting_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """A missing or broken checkpoint is the user's to fix: say what is wrong, not a traceback."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except (CheckpointError, CheckpointNotFoundError) as error:
-            print(f"zoo {args.command}: {error}", file=sys.stderr)
-            return 1
-
-    return run
-
-
-@_reporting_errors
 def _list(args: argparse.Namespace) -> int:
+    from zoo.hub.catalog import format_table, list_pretrained
+    from zoo.hub.sources import pretrained_roots
+
     checkpoints = list_pretrained()
     if not checkpoints:
         roots = ", ".join(str(root) for root in pretrained_roots()) or "no pretrained directory found"
@@ -62,22 +39,22 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reporting_errors
 def _download(args: argparse.Namespace) -> int:
+    from zoo.hub.sources import locate
+
     directory = locate(args.name, args.revision, cache_dir=args.cache_dir)
     print(directory)
     return 0
 
 
-@_reporting_errors
 def _card(args: argparse.Namespace) -> int:
+    from zoo.hub.cards import checkpoint_card, write_card, write_pretrained_cards
+    from zoo.hub.sources import REPO_ID, locate, pretrained_directories
+
     if args.all == (args.name is not None):
         raise SystemExit("zoo card: give a checkpoint NAME or --all")
     if args.all:
-        for name, directory in pretrained_directories().items():
-            write_card(directory)
-            if directory.parent == MODEL_CARDS_DIR.parent / "pretrained" and MODEL_CARDS_DIR.is_dir():
-                write_card(directory, MODEL_CARDS_DIR / f"{name}.md")
+        for name in write_pretrained_cards(pretrained_directories()):
             print(f"{name}: card regenerated")
         return 0
     directory = locate(args.name, args.revision)

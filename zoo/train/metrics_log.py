@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from zoo.train.atomic import atomic_write_bytes
+from zoo.files import atomic_write_bytes
 
 
 class MetricsLog:

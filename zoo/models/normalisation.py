@@ -8,13 +8,11 @@ accumulated in float64 in one pass over the data set.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from zoo.models.registry import create_model
+from zoo.models.registry import with_config
 
 
 def channel_statistics(dataset: Dataset, *, part: int) -> tuple[list[float], list[float]]:
@@ -36,16 +34,6 @@ def channel_statistics(dataset: Dataset, *, part: int) -> tuple[list[float], lis
     # A constant channel (a uniform forcing, say) is left unscaled rather than divided by zero.
     std = torch.where(std > 0, std, torch.ones_like(std))
     return mean.tolist(), std.tolist()
-
-
-def with_config(model: nn.Module, **changes: Any) -> nn.Module:
-    """The same architecture rebuilt with some constructor arguments changed, keeping every
-    weight whose name and shape are unchanged (others keep their fresh initialisation)."""
-    config = {**model.config, **changes}
-    new = create_model(type(model).__name__, **config).to(next(model.parameters()).device)
-    old_state, new_state = model.state_dict(), new.state_dict()
-    new.load_state_dict({k: v for k, v in old_state.items() if k in new_state and new_state[k].shape == v.shape}, strict=False)
-    return new
 
 
 def normalised_to(model: nn.Module, dataset: Dataset) -> nn.Module:

@@ -1,4 +1,4 @@
-"""``zoo data generate EQUATION ... OUT`` and ``zoo data info PATH``."""
+"""``zoo data generate EQUATION ... OUT`` and ``zoo data info PATH`` (:mod:`zoo.data`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
-import torch
-
-from zoo.pde.navier_stokes import NAMED_FORCINGS
+# The keys of zoo.pde.navier_stokes.NAMED_FORCINGS, spelled out so that `zoo --help` imports no torch.
+FORCINGS = ("fno", "kolmogorov")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +26,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ns2d.add_argument("--record-every", type=float, default=1.0, help="time between records")
     ns2d.add_argument("--dt", type=float, default=None, help="time step (default: 0.64 / resolution)")
     _common_options(ns2d)
-    ns2d.add_argument("--forcing", choices=sorted(NAMED_FORCINGS), default="fno", help="named forcing (default: the FNO paper's)")
+    ns2d.add_argument("--forcing", choices=FORCINGS, default="fno", help="named forcing (default: the FNO paper's)")
     ns2d.add_argument("--diffusivity", type=float, default=None, help="also carry a passive scalar with this diffusivity")
     ns2d.set_defaults(func=_generate, recipe=_ns2d_recipe, default_shard_size=100)
 
@@ -64,8 +63,14 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="output directory (created; rerun to resume)")
 
 
+def _dtype(args: argparse.Namespace):
+    import torch
+
+    return torch.float64 if args.float64 else torch.float32
+
+
 def _ns2d_recipe(args: argparse.Namespace):
-    from zoo.data.recipes import navier_stokes_recipe
+    from zoo.data.equations import navier_stokes_recipe
 
     return navier_stokes_recipe(
         viscosity=args.viscosity,
@@ -73,7 +78,7 @@ def _ns2d_recipe(args: argparse.Namespace):
         steps=args.steps,
         record_every=args.record_every,
         dt=args.dt,
-        dtype=torch.float64 if args.float64 else torch.float32,
+        dtype=_dtype(args),
         device=args.device,
         diffusivity=args.diffusivity,
         forcing=args.forcing,
@@ -81,20 +86,20 @@ def _ns2d_recipe(args: argparse.Namespace):
 
 
 def _burgers_recipe(args: argparse.Namespace):
-    from zoo.data.recipes import burgers_recipe
+    from zoo.data.equations import burgers_recipe
 
     return burgers_recipe(
         viscosity=args.viscosity,
         resolution=args.resolution,
         steps=args.steps,
         record_every=args.record_every,
-        dtype=torch.float64 if args.float64 else torch.float32,
+        dtype=_dtype(args),
         device=args.device,
     )
 
 
 def _darcy_recipe(args: argparse.Namespace):
-    from zoo.data.recipes import darcy_recipe
+    from zoo.data.equations import darcy_recipe
 
     return darcy_recipe(
         resolution=args.resolution,
@@ -106,6 +111,8 @@ def _darcy_recipe(args: argparse.Namespace):
 
 
 def _generate(args: argparse.Namespace) -> int:
+    import torch
+
     from zoo.data.generate import generate
 
     if args.threads:
