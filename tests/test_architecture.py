@@ -48,3 +48,10 @@ def test_no_package_holds_more_than_a_fifth_of_the_library():
     too_big = {package: f"{n / total:.0%}" for package, n in lines.items() if n > total / 5}
     assert too_big == {}
     assert len(lines) >= 8  # the count covers every package, not a stray subset
+
+
+def test_the_command_line_parser_imports_no_torch():
+    """`zoo --help` stays fast: the command modules import the library inside their commands only."""
+    check = "import sys; from zoo.cli.main import build_parser; build_parser(); assert 'torch' not in sys.modules, sorted(sys.modules)"
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -23,3 +23,10 @@ def test_generate_then_info_round_trip(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["equation"] == "navier_stokes_2d_passive_scalar" and info["shards_present"] == 1
     assert info["parameters"]["diffusivity"] == 2e-3 and info["seed"] == 3
+
+
+def test_the_command_line_offers_every_named_forcing():
+    from zoo.cli.data import FORCINGS
+    from zoo.pde.navier_stokes import NAMED_FORCINGS
+
+    assert sorted(FORCINGS) == sorted(NAMED_FORCINGS)

@@ -28,7 +28,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _common_options(ns2d)
     ns2d.add_argument("--forcing", choices=FORCINGS, default="fno", help="named forcing (default: the FNO paper's)")
     ns2d.add_argument("--diffusivity", type=float, default=None, help="also carry a passive scalar with this diffusivity")
-    ns2d.set_defaults(func=_generate, recipe=_ns2d_recipe, default_shard_size=100)
+    keys = ("viscosity", "resolution", "steps", "record_every", "dt", "device", "diffusivity", "forcing")
+    ns2d.set_defaults(func=_generate, recipe=("navier_stokes_recipe", keys, True), default_shard_size=100)
 
     burgers = equations.add_parser("burgers", help="1D viscous Burgers on the periodic interval")
     burgers.add_argument("--viscosity", type=float, required=True)
@@ -36,7 +37,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     burgers.add_argument("--steps", type=int, required=True, help="records after t = 0 (stored: steps + 1 frames)")
     burgers.add_argument("--record-every", type=float, default=0.01, help="time between records")
     _common_options(burgers)
-    burgers.set_defaults(func=_generate, recipe=_burgers_recipe, default_shard_size=200)
+    keys = ("viscosity", "resolution", "steps", "record_every", "device")
+    burgers.set_defaults(func=_generate, recipe=("burgers_recipe", keys, True), default_shard_size=200)
 
     darcy = equations.add_parser("darcy", help="2D Darcy flow with a two-valued coefficient, zero Dirichlet boundary")
     darcy.add_argument("--resolution", type=int, default=64, help="stored nodes per axis, boundary included")
@@ -45,7 +47,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     darcy.add_argument("--low", type=float, default=3.0, help="coefficient where it is < 0")
     darcy.add_argument("--forcing", type=float, default=1.0, help="constant right-hand side f")
     _common_options(darcy)
-    darcy.set_defaults(func=_generate, recipe=_darcy_recipe, default_shard_size=500)
+    keys = ("resolution", "solve_factor", "high", "low", "forcing")
+    darcy.set_defaults(func=_generate, recipe=("darcy_recipe", keys, False), default_shard_size=500)
 
     info = commands.add_parser("info", help="describe a data set directory or file")
     info.add_argument("path", type=Path)
@@ -63,51 +66,17 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="output directory (created; rerun to resume)")
 
 
-def _dtype(args: argparse.Namespace):
+def _recipe(args: argparse.Namespace):
+    """The equation's recipe (:mod:`zoo.data.equations`) with the options its parser collected."""
     import torch
 
-    return torch.float64 if args.float64 else torch.float32
+    from zoo.data import equations
 
-
-def _ns2d_recipe(args: argparse.Namespace):
-    from zoo.data.equations import navier_stokes_recipe
-
-    return navier_stokes_recipe(
-        viscosity=args.viscosity,
-        resolution=args.resolution,
-        steps=args.steps,
-        record_every=args.record_every,
-        dt=args.dt,
-        dtype=_dtype(args),
-        device=args.device,
-        diffusivity=args.diffusivity,
-        forcing=args.forcing,
-    )
-
-
-def _burgers_recipe(args: argparse.Namespace):
-    from zoo.data.equations import burgers_recipe
-
-    return burgers_recipe(
-        viscosity=args.viscosity,
-        resolution=args.resolution,
-        steps=args.steps,
-        record_every=args.record_every,
-        dtype=_dtype(args),
-        device=args.device,
-    )
-
-
-def _darcy_recipe(args: argparse.Namespace):
-    from zoo.data.equations import darcy_recipe
-
-    return darcy_recipe(
-        resolution=args.resolution,
-        solve_factor=args.solve_factor,
-        high=args.high,
-        low=args.low,
-        forcing=args.forcing,
-    )
+    name, keys, takes_dtype = args.recipe
+    options = {key: getattr(args, key) for key in keys}
+    if takes_dtype:
+        options["dtype"] = torch.float64 if args.float64 else torch.float32
+    return getattr(equations, name)(**options)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -119,7 +88,7 @@ def _generate(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     manifest = generate(
         args.out,
-        args.recipe(args),
+        _recipe(args),
         samples=args.samples,
         seed=args.seed,
         shard_size=args.shard_size or args.default_shard_size,

@@ -31,9 +31,7 @@ def _timed(call):
     return result, time.perf_counter() - start
 
 
-def run_demo(
-    checkpoint: str = CHECKPOINT, *, seed: int = 2026, t_end: int = T_END, fine: int = 128, out: str | os.PathLike = "zoo-demo"
-) -> None:
+def run_demo(checkpoint: str = CHECKPOINT, *, seed: int = 2026, t_end: int = T_END, fine: int = 128, out: str | os.PathLike = "zoo-demo") -> None:
     """Solve a new flow at 64x64 (and at ``fine``, zero-shot, unless 0), roll the operator out from
     its first ``HISTORY`` frames to ``t_end``, print error and speed-up, write the plots to ``out``."""
     out = Path(out)

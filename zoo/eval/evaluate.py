@@ -1,9 +1,6 @@
-"""Evaluate a model on one or several data sets (one per grid resolution): sample-weighted means.
-
-The per-sample metrics come from a callable ``metrics(model, batch) -> {name: (B,) or (B, K)}``:
-a training objective's ``evaluate`` (the trainer), or :func:`zoo.eval.rollout.time_stepper_metrics`
-and :func:`pair_metrics` (``zoo eval``), which the objectives call too.
-"""
+"""Evaluate a model on one or several data sets (one per grid resolution): sample-weighted means of
+per-sample metrics ``metrics(model, batch) -> {name: (B,) or (B, K)}`` (:func:`pair_metrics`,
+:func:`zoo.eval.rollout.time_stepper_metrics`, or a training objective's ``evaluate``, which call them)."""
 
 from __future__ import annotations
 

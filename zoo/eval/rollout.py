@@ -32,11 +32,8 @@ def rollout_metrics(predicted: torch.Tensor, truth: torch.Tensor, *, channels: i
 
 
 def time_stepper_metrics(model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
-    """:func:`rollout_metrics` of ``model``'s free rollout from a ``(past, future)`` window batch.
-
-    ``past`` is ``(B, history * C, *spatial)``, ``future`` ``(B, S * C, *spatial)`` with ``C =
-    model.channels``, as ``TimeWindows`` yields them.
-    """
+    """:func:`rollout_metrics` of ``model``'s free rollout from a ``(past, future)`` batch of ``TimeWindows``:
+    ``(B, history * C, *spatial)`` and ``(B, S * C, *spatial)`` with ``C = model.channels``."""
     past, future = batch[0], batch[1]
     channels = model.channels
     predicted = unroll(model, past, future.shape[1] // channels, channels=channels)

@@ -5,9 +5,8 @@
 * :func:`with_channels` rebuilds a model for new input/output channels from its config and carries
   over every weight whose shape is unchanged: the Fourier blocks move over, the lifting and
   projection heads start fresh.
-* :func:`carry_channel` warms such new heads instead: the checkpoint's heads are copied into the
-  slots of the channel it already predicts, so the new model predicts that channel exactly as the
-  checkpoint did, and the other channels start from zero input weights and fresh output weights.
+* :func:`carry_channel` warms such heads: the new model predicts the checkpoint's channel exactly
+  as the checkpoint did; the other channels start from zero input and fresh output weights.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The one rollout loop: a time stepper ``(B, history * C, *spatial) -> (B, C, *spatial)`` run forward.
 
-A model is a time stepper when it says how many past frames it reads (``history``) and how many
-channels each frame has (``channels``), as ``AutoregressiveOperator`` and ``MultiscaleOperator``
-do. Their ``rollout``, the training objectives and the evaluation all step through :func:`unroll`.
+A time stepper has ``history`` (past frames read) and ``channels`` (per frame). ``rollout`` of
+:class:`TimeStepper` models, the training objectives and the evaluation all step through :func:`unroll`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""A run from its configuration: the one path from a config dict (a YAML file, ``zoo finetune``'s
-options or a recipe's Python) to a trained model, under ``torchrun`` or alone.
-
-The configuration's sections are described in :mod:`zoo.train.config` (and its data section in
-:mod:`zoo.data.specs`).
-"""
+"""A run from its configuration dict (sections in :mod:`zoo.train.config`, data in :mod:`zoo.data.specs`):
+the one path from a YAML file, ``zoo finetune``'s options or Python to a trained model, under ``torchrun`` or alone."""
 
 from __future__ import annotations
 
