@@ -1,6 +1,7 @@
 """PDE solvers, random fields and spectral calculus (no neural networks here)."""
 
 from zoo.pde.burgers import burgers_1d
+from zoo.pde.burgers_2d import burgers_2d
 from zoo.pde.darcy import darcy_2d, threshold_coefficient
 from zoo.pde.navier_stokes import navier_stokes_2d, passive_scalar_2d, periodic_grid
 from zoo.pde.random_fields import cosine_random_field, gaussian_random_field
@@ -8,6 +9,7 @@ from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbe
 
 __all__ = [
     "burgers_1d",
+    "burgers_2d",
     "darcy_2d",
     "cosine_random_field",
     "gaussian_random_field",
