@@ -6,6 +6,7 @@ from zoo.pde.darcy import darcy_2d, threshold_coefficient
 from zoo.pde.navier_stokes import navier_stokes_2d, passive_scalar_2d, periodic_grid
 from zoo.pde.random_fields import cosine_random_field, gaussian_random_field
 from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbers
+from zoo.pde.wave import wave_2d
 
 __all__ = [
     "burgers_1d",
@@ -20,5 +21,6 @@ __all__ = [
     "periodic_grid",
     "spectral_derivative",
     "threshold_coefficient",
+    "wave_2d",
     "wavenumbers",
 ]
