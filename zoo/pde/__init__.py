@@ -1,5 +1,6 @@
 """PDE solvers, random fields and spectral calculus (no neural networks here)."""
 
+from zoo.pde.boussinesq import boussinesq_2d
 from zoo.pde.burgers import burgers_1d
 from zoo.pde.burgers_2d import burgers_2d
 from zoo.pde.darcy import darcy_2d, threshold_coefficient
@@ -9,6 +10,7 @@ from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbe
 from zoo.pde.wave import wave_2d
 
 __all__ = [
+    "boussinesq_2d",
     "burgers_1d",
     "burgers_2d",
     "darcy_2d",
