@@ -1,6 +1,7 @@
-"""Evaluation: energy spectra, plots, rollout errors and speed against solvers."""
+"""Evaluation: energy spectra, plots, rollout errors, speed against solvers, calibrated uncertainty bands."""
 
+from zoo.eval.conformal import band_metrics, conformalize
 from zoo.eval.plots import plot_curves, plot_fields
 from zoo.eval.spectra import kinetic_energy_spectrum, radial_power_spectrum
 
-__all__ = ["kinetic_energy_spectrum", "plot_curves", "plot_fields", "radial_power_spectrum"]
+__all__ = ["band_metrics", "conformalize", "kinetic_energy_spectrum", "plot_curves", "plot_fields", "radial_power_spectrum"]
