@@ -308,8 +308,15 @@ class ConformalBands:
         if factor.shape[0] > 1 and mean.shape[1] > factor.shape[0]:
             raise ValueError(f"the band is calibrated for {factor.shape[0]} rollout steps, not {mean.shape[1]}; "
                              "calibrate on longer trajectories or roll out fewer steps")
-        half = factor[: mean.shape[1]] if width is None else factor[: mean.shape[1]] * width
+        half = self.half_width(width)[:, : mean.shape[1]] if factor.shape[0] > 1 else self.half_width(width)
         return mean - half, mean + half
+
+    def half_width(self, width: torch.Tensor | None) -> torch.Tensor:
+        """``lambda * width`` ``(N, S, C, *spatial)``, or ``lambda`` ``(1, S, C, 1, ...)`` without a width model."""
+        factor = self.half_width_factor[None]
+        if width is None:
+            return factor
+        return factor[:, : width.shape[1]] * width
 
     def predict(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One-step map: ``inputs (B, C_in, *spatial) -> (mean, lower, upper)``, each ``(B, C_out, *spatial)``."""
@@ -430,8 +437,7 @@ def band_metrics(
             "relative_half_width": float(half.mean()) / rms,
             "half_width_per_step": half.mean(step_axes).tolist(),
         }
-    lower, upper = bands.bounds(run.mean, run.width)
-    width = (upper - lower).double().flatten()
+    width = bands.half_width(run.width)[:, : run.mean.shape[1]].expand_as(run.mean).double().flatten()
     correlation = float(torch.corrcoef(torch.stack([width, error.double().flatten()]))[0, 1]) if width.std() > 0 else None
     return {
         "mode": bands.mode, "delta": bands.delta, "per": list(bands.per),
