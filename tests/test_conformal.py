@@ -220,3 +220,12 @@ def test_width_model_reads_each_rollout_window():
 def test_bad_input_is_a_one_line_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_width_model_saves_and_loads_as_a_registered_architecture(tmp_path):
+    model = tiny_field_operator().eval()
+    a = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(6))
+    width, _ = fit_width_model(model, (a, a), TrainConfig(max_steps=1, batch_size=4, progress=False, device="cpu"))
+    loaded = zoo.from_pretrained(zoo.save_pretrained(width, tmp_path / "width"))
+    torch.testing.assert_close(loaded(a), width(a).detach())
+    assert bool((loaded(a) > 0).all())
