@@ -229,3 +229,15 @@ def test_width_model_saves_and_loads_as_a_registered_architecture(tmp_path):
     loaded = zoo.from_pretrained(zoo.save_pretrained(width, tmp_path / "width"))
     torch.testing.assert_close(loaded(a), width(a).detach())
     assert bool((loaded(a) > 0).all())
+
+
+def test_calibrating_a_stored_run_matches_calibrating_the_data():
+    trajectories = torch.randn(20, 4, 1, 4, 4, generator=torch.Generator().manual_seed(7))
+
+    def width(u: torch.Tensor) -> torch.Tensor:
+        return 1 + u[:, -1:].abs()
+
+    direct = conformalize(ZeroStepper(), trajectories, 0.8, width_model=width)
+    stored = conformalize(ZeroStepper(), predict(ZeroStepper(), trajectories), 0.8, width_model=width)
+    torch.testing.assert_close(stored.scores, direct.scores)
+    torch.testing.assert_close(stored.half_width_factor, direct.half_width_factor)

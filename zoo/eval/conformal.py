@@ -217,6 +217,29 @@ def rollout_windows(context: torch.Tensor, predictions: torch.Tensor) -> torch.T
 
 
 @torch.no_grad()
+def _widths(width_model: nn.Module, inputs: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The width model on inputs ``(N, S, C_in, *spatial)``: positive widths of the predictions' ``shape``."""
+    width = width_model(inputs.flatten(0, 1))
+    if width.shape[1:] != shape[2:]:
+        raise ValueError(
+            f"the width model returns {tuple(width.shape[1:])} per input but the model predicts "
+            f"{tuple(shape[2:])}: it must map the model's inputs to one width per output value"
+        )
+    if not bool(((width > 0) & torch.isfinite(width)).all()):
+        raise ValueError("the width model returned non-positive or non-finite widths; it must predict |error| > 0")
+    return width.view(shape)
+
+
+def with_width(run: Predictions, width_model: nn.Module, *, batch_size: int = 20) -> Predictions:
+    """``run`` with ``width_model``'s widths on the inputs its predictions were made from (no new rollout)."""
+    parts = [
+        _widths(width_model, dataclasses.replace(run, mean=mean, given=given).inputs, mean.shape)
+        for mean, given in zip(run.mean.split(batch_size), run.given.split(batch_size))
+    ]
+    return dataclasses.replace(run, width=torch.cat(parts))
+
+
+@torch.no_grad()
 def _forward(
     model: nn.Module, given: torch.Tensor, steps: int, width_model: nn.Module | None, batch_size: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -230,17 +253,8 @@ def _forward(
             mean = model(chunk)[:, None]
         means.append(mean)
         if width_model is not None:
-            seen = rollout_windows(chunk, mean) if rollout else chunk[:, None]
-            width = width_model(seen.flatten(0, 1))
-            if width.shape[1:] != mean.shape[2:]:
-                raise ValueError(
-                    f"the width model returns {tuple(width.shape[1:])} per input but the model predicts "
-                    f"{tuple(mean.shape[2:])}: it must map the model's inputs to one width per output value"
-                )
-            widths.append(width.view(mean.shape))
+            widths.append(_widths(width_model, rollout_windows(chunk, mean) if rollout else chunk[:, None], mean.shape))
     width = torch.cat(widths) if widths else None
-    if width is not None and not bool(((width > 0) & torch.isfinite(width)).all()):
-        raise ValueError("the width model returned non-positive or non-finite widths; it must predict |error| > 0")
     return torch.cat(means), width
 
 
@@ -360,8 +374,9 @@ def conformalize(
         model: any zoo model: a time stepper (``history``, ``channels``, ``rollout``) or a one-step map.
         calibration: trajectories ``(N, T, C, *spatial)`` for a time stepper (context: the first
             ``history`` frames; targets: the free rollout over the rest), or ``(inputs, targets)`` pairs
-            ``(N, C_in, *spatial)``, ``(N, C_out, *spatial)`` for a one-step map. The functions must
-            be exchangeable with the ones the bands will be used on, and unseen in training.
+            ``(N, C_in, *spatial)``, ``(N, C_out, *spatial)`` for a one-step map; or :func:`predict`'s result
+            on such data with ``model`` (a width model is then applied to its stored inputs). The
+            functions must be exchangeable with the ones the bands will be used on, and unseen in training.
         level: ``1 - alpha``: the marginal coverage (``"pointwise"``) or the fraction of each
             function's domain covered (``"domain"``).
         mode: ``"pointwise"`` (split conformal, marginal over functions and points) or ``"domain"``
@@ -379,10 +394,14 @@ def conformalize(
         :class:`ConformalBands` with ``predict(inputs)`` (one-step maps) or ``rollout(context, steps)``.
     """
     per = tuple(per)
-    given, _ = _as_layout(model, calibration, "calibration")
+    ran = isinstance(calibration, Predictions)
+    functions = calibration.mean.shape[0] if ran else _as_layout(model, calibration, "calibration")[0].shape[0]
     # Every check of the arguments (level, delta, mode, per, enough functions) before the models run.
-    _quantile(torch.zeros(given.shape[0], 1, 1, 1), level, mode, delta, per)
-    run = predict(model, calibration, width_model=width_model, batch_size=batch_size, name="calibration")
+    _quantile(torch.zeros(functions, 1, 1, 1), level, mode, delta, per)
+    if ran:
+        run = calibration if width_model is None else with_width(calibration, width_model, batch_size=batch_size)
+    else:
+        run = predict(model, calibration, width_model=width_model, batch_size=batch_size, name="calibration")
     scores = run.scores()
     factor = _quantile(scores, level, mode, delta, per)
     return ConformalBands(model=model, width_model=width_model, scores=scores, level=level, mode=mode, delta=delta,
@@ -398,7 +417,8 @@ def band_metrics(
         bands: from :func:`conformalize`; its mode, ``delta`` and ``per`` are kept.
         test: data in the calibration layout, never seen in calibration (at least 20 functions for
             figures worth reporting), or :func:`predict`'s result for it with the bands' models
-            (to score several bands on one run).
+            (to score several bands on one run; a width model is applied to its inputs if it
+            carries no widths).
         levels: nominal levels.
 
     Returns:
@@ -412,6 +432,8 @@ def band_metrics(
         ``width_error_correlation`` is Pearson's between the band's half-width and the absolute
         error over all test values (the width's shape does not depend on the level).
     """
+    if isinstance(test, Predictions) and bands.width_model is not None and test.width is None:
+        test = with_width(test, bands.width_model, batch_size=bands.batch_size)
     run = test if isinstance(test, Predictions) else predict(
         bands.model, test, width_model=bands.width_model, batch_size=bands.batch_size, name="test")
     error = (run.truth - run.mean).abs()
