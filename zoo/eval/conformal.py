@@ -304,11 +304,6 @@ class ConformalBands:
     half_width_factor: torch.Tensor
     batch_size: int = 20
 
-    @property
-    def steps(self) -> int:
-        """Rollout steps calibrated (1 for a one-step map)."""
-        return self.scores.shape[1]
-
     def at_level(self, level: float, *, mode: str | None = None, delta: float | None = None) -> ConformalBands:
         """The same calibration scores at another ``level`` (and optionally ``mode``, ``delta``)."""
         mode = self.mode if mode is None else mode
@@ -322,7 +317,7 @@ class ConformalBands:
         if factor.shape[0] > 1 and mean.shape[1] > factor.shape[0]:
             raise ValueError(f"the band is calibrated for {factor.shape[0]} rollout steps, not {mean.shape[1]}; "
                              "calibrate on longer trajectories or roll out fewer steps")
-        half = self.half_width(width)[:, : mean.shape[1]] if factor.shape[0] > 1 else self.half_width(width)
+        half = self.half_width(width)[:, : mean.shape[1]]
         return mean - half, mean + half
 
     def half_width(self, width: torch.Tensor | None) -> torch.Tensor:
@@ -432,7 +427,9 @@ def band_metrics(
         ``width_error_correlation`` is Pearson's between the band's half-width and the absolute
         error over all test values (the width's shape does not depend on the level).
     """
-    if isinstance(test, Predictions) and bands.width_model is not None and test.width is None:
+    if isinstance(test, Predictions) and bands.width_model is None:
+        test = dataclasses.replace(test, width=None)
+    elif isinstance(test, Predictions) and test.width is None:
         test = with_width(test, bands.width_model, batch_size=bands.batch_size)
     run = test if isinstance(test, Predictions) else predict(
         bands.model, test, width_model=bands.width_model, batch_size=bands.batch_size, name="test")
