@@ -105,32 +105,35 @@ def score_bands(bands: ConformalBands, test: Predictions, setting: Setting) -> d
             "domain": band_metrics(domain, test, [domain_level])}
 
 
-def calibrated_case(name: str, model: nn.Module, calibration: Any, test: Any, setting: Setting,
-                    width_data: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Bands without (and, with ``width_data``, with) a width model: figures and the runs behind them."""
-    level = max(setting.levels)
+def calibrated_case(name: str, model: nn.Module, calibration: Any, test: Any,
+                    setting: Setting) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bands without a width model: figures, and the runs behind them (kept for :func:`add_width_model`)."""
     started = time.perf_counter()
-    # The calibration run is kept: the width model's bands reuse its rollouts.
     calibration_run = predict(model, calibration, name="calibration")
-    bands = conformalize(model, calibration_run, level)
+    bands = conformalize(model, calibration_run, max(setting.levels))
     calibration_s = time.perf_counter() - started
     run, test_s = timed(predict, model, test, name="test")
     result = {"relative_l2": float(rollout_errors(run.mean.flatten(1, 2), run.truth.flatten(1, 2))["trajectory"]),
               "plain": score_bands(bands, run, setting),
               "seconds": {"calibration": calibration_s, "test_predictions": test_s}}
-    runs = {"plain": (bands, run)}
-    if width_data is not None:
-        config = TrainConfig(max_steps=setting.width_steps, batch_size=setting.batch_size, lr=1e-3, warmup_steps=setting.width_steps // 10,
-                             seed=0, log_every=max(1, setting.width_steps // 10), progress=False, device="cpu")
-        (width, history), width_s = timed(fit_width_model, model, width_data, config, subsample=setting.subsample)
-        width_bands, width_calibration_s = timed(conformalize, model, calibration_run, level, width_model=width)
-        width_run = with_width(run, width)
-        result["width_model"] = score_bands(width_bands, width_run, setting)
-        result["width_model"]["training_loss"] = [record["loss"] for record in history]
-        result["seconds"].update({"width_training": width_s, "calibration_with_width": width_calibration_s})
-        runs["width model"] = (width_bands, width_run)
     print_case(name, result, setting)
-    return result, runs
+    return result, {"plain": (bands, run), "calibration": calibration_run}
+
+
+def add_width_model(name: str, model: nn.Module, width_data: Any, result: dict[str, Any], runs: dict[str, Any],
+                    setting: Setting) -> None:
+    """Train a width model on ``width_data`` and add its bands (on the stored calibration and test runs)."""
+    config = TrainConfig(max_steps=setting.width_steps, batch_size=setting.batch_size, lr=1e-3,
+                         warmup_steps=setting.width_steps // 10, seed=0, log_every=max(1, setting.width_steps // 10),
+                         progress=False, device="cpu")
+    (width, history), width_s = timed(fit_width_model, model, width_data, config, subsample=setting.subsample)
+    bands, calibration_s = timed(conformalize, model, runs["calibration"], max(setting.levels), width_model=width)
+    run = with_width(runs["plain"][1], width)
+    result["width_model"] = score_bands(bands, run, setting)
+    result["width_model"]["training_loss"] = [record["loss"] for record in history]
+    result["seconds"].update({"width_training": width_s, "calibration_with_width": calibration_s})
+    runs["width model"] = (bands, run)
+    print_case(name, result, setting)
 
 
 def ensemble_case(pretrained: nn.Module, pool, calibration: torch.Tensor, test: torch.Tensor, setting: Setting,
@@ -177,7 +180,7 @@ def print_case(name: str, result: dict[str, Any], setting: Setting) -> None:
                   f"{correlation if (correlation := result[label]['pointwise']['width_error_correlation']) is None else f'{correlation:.3f}'}")
 
 
-def write_plots(name: str, runs: dict[str, tuple[ConformalBands, Predictions]], result: dict[str, Any],
+def write_plots(name: str, runs: dict[str, Any], result: dict[str, Any],
                 setting: Setting, out) -> list[str]:
     curves = {"ideal": (setting.curve, setting.curve)}
     for label, key in (("conformal", "plain"), ("conformal + width model", "width_model")):
@@ -185,7 +188,8 @@ def write_plots(name: str, runs: dict[str, tuple[ConformalBands, Predictions]], 
             curves[label] = (setting.curve, [result[key]["curve"][f"{p:g}"]["coverage"] for p in setting.curve])
     paths = [plot_curves(curves, out / f"calibration_{name}.png", xlabel="nominal coverage",
                          ylabel="empirical coverage (test)", title=f"{name}: calibration curve")]
-    label, (bands, run) = list(runs.items())[-1]
+    label = "width model" if "width model" in runs else "plain"
+    bands, run = runs[label]
     key = "width_model" if label == "width model" else "plain"
     if run.mean.shape[1] > 1:
         steps = list(range(HISTORY + 1, HISTORY + 1 + run.mean.shape[1]))
@@ -225,28 +229,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "metric": "coverage: fraction of all test values (functions x steps x points) inside; half-width relative "
                   "to the rms of the truth; relative L2 of each test trajectory, averaged",
     }, "cases": {}}
-    plots = []
+    plots: dict[str, list[str]] = {}
 
     def record(name, result, runs):
         results["cases"][name] = result
-        plots.extend(write_plots(name, runs, result, setting, args.out))
-        results["plots"] = plots
+        plots[name] = write_plots(name, runs, result, setting, args.out)
+        results["plots"] = [path for paths in plots.values() for path in paths]
         results["wall_seconds"] = time.perf_counter() - started
         write_results(args.out, results)
 
     pretrained = zoo.from_pretrained("fno-ns2d-nu1e-3").eval()
     prefix, n = setting.data_prefix, setting.pool + setting.width + setting.calibration
-    # (c) the checkpoint itself at nu = 1e-3 on trajectories of its law that it never saw.
-    sets = {split: frames(ns2d_data(args.data, f"{prefix}ns2d-nu1e-3-conformal/{split}", viscosity=1e-3,
-                                    steps=setting.nu1e3_steps, seed=seed, samples=size, resolution=setting.resolution))
-            for split, seed, size in (("width", 62, setting.width), ("calibration", 60, setting.calibration),
-                                      ("test", 61, setting.test))}
-    result, runs = calibrated_case("ns2d-nu1e-3", pretrained, sets["calibration"], sets["test"], setting, sets["width"])
-    result["checkpoint"] = checkpoint_record("fno-ns2d-nu1e-3")
-    result["data"] = (f"NS vorticity nu=1e-3, FNO forcing, {setting.resolution}x{setting.resolution}, t=1..{setting.nu1e3_steps}; "
-                      f"generator seeds 62 (width, {setting.width}), 60 (calibration, {setting.calibration}), "
-                      f"61 (test, {setting.test})")
-    record("ns2d-nu1e-3", result, runs)
+    # (c) the checkpoint itself at nu = 1e-3 on trajectories of its law that it never saw (its width model last:
+    # the bands without one are the figures for its card).
+    nu1e3 = {split: frames(ns2d_data(args.data, f"{prefix}ns2d-nu1e-3-conformal/{split}", viscosity=1e-3,
+                                     steps=setting.nu1e3_steps, seed=seed, samples=size, resolution=setting.resolution))
+             for split, seed, size in (("calibration", 60, setting.calibration), ("test", 61, setting.test))}
+    nu1e3_result, nu1e3_runs = calibrated_case("ns2d-nu1e-3", pretrained, nu1e3["calibration"], nu1e3["test"], setting)
+    nu1e3_result["checkpoint"] = checkpoint_record("fno-ns2d-nu1e-3")
+    nu1e3_result["data"] = (f"NS vorticity nu=1e-3, FNO forcing, {setting.resolution}x{setting.resolution}, "
+                            f"t=1..{setting.nu1e3_steps}; generator seeds 62 (width model, {setting.width}), "
+                            f"60 (calibration, {setting.calibration}), 61 (test, {setting.test})")
+    record("ns2d-nu1e-3", nu1e3_result, nu1e3_runs)
 
     # (b) Darcy, a one-step map, on the bundled test file the checkpoint never trained on.
     darcy = load_fields(bundled_path("darcy_test_16.pt"))
@@ -271,13 +275,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                    steps=setting.finetune_steps, batch_size=setting.batch_size, lr=5e-4,
                                    warmup_steps=setting.finetune_steps // 10, subsample=setting.subsample,
                                    seed=1000 * args.seed + setting.members)
-    result, runs = calibrated_case("ns2d-nu1e-4", model, calibration, test, setting, width_data)
+    result, runs = calibrated_case("ns2d-nu1e-4", model, calibration, test, setting)
+    add_width_model("ns2d-nu1e-4", model, width_data, result, runs, setting)
     result["checkpoint"] = checkpoint_record("fno-ns2d-nu1e-3")
     result["seconds"]["finetune"] = finetune_s
     result["data"] = (f"NS vorticity nu=1e-4, FNO forcing, {setting.resolution}x{setting.resolution}, t=1..{setting.nu1e4_steps}; "
                       f"train seed 10: fine-tune 0..{setting.pool - 1}, width {setting.pool}..{setting.pool + setting.width - 1}, "
                       f"calibration {setting.pool + setting.width}..{n - 1}; test seed 11 ({setting.test})")
     record("ns2d-nu1e-4", result, runs)
+
+    # (c) with its width model.
+    nu1e3_width = frames(ns2d_data(args.data, f"{prefix}ns2d-nu1e-3-conformal/width", viscosity=1e-3,
+                                   steps=setting.nu1e3_steps, seed=62, samples=setting.width, resolution=setting.resolution))
+    add_width_model("ns2d-nu1e-3", pretrained, nu1e3_width, nu1e3_result, nu1e3_runs, setting)
+    record("ns2d-nu1e-3", nu1e3_result, nu1e3_runs)
 
     # The comparison: a bootstrap ensemble at nu = 1e-4, conformally scaled on the same calibration split.
     results["ensemble_ns2d-nu1e-4"] = ensemble_case(pretrained, pool, calibration, test, setting, args.seed)
