@@ -19,14 +19,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
+import copy
 
-from zoo.data import FieldData, load_fields
+import torch
+from torch import nn
+
+from zoo.data import FieldData, TimeWindows, load_fields
 from zoo.data.generate import generate
 from zoo.data.equations import navier_stokes_recipe
 from zoo.files import atomic_write_text
 from zoo.hub.schema import read_config
 from zoo.hub.sources import find_pretrained
+from zoo.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "examples"
@@ -78,6 +82,24 @@ def ns2d_data(
     generate(directory, recipe, samples=samples, seed=seed, shard_size=min(shard_size, samples), progress=False,
              command=f"examples: {name}")
     return load_fields(directory, samples=(0, samples))
+
+
+def finetune(
+    pretrained: nn.Module, data: FieldData, samples: list[int], *, history: int, steps: int, batch_size: int,
+    lr: float, warmup_steps: int = 0, subsample: int = 1, seed: int,
+) -> tuple[nn.Module, list[float]]:
+    """A copy of ``pretrained`` fine-tuned on one-step windows of trajectories ``samples`` of ``data``.
+
+    Frame t = 0 is dropped (FNO-paper protocol); training runs on every ``subsample``-th grid point,
+    AdamW with a cosine schedule after ``warmup_steps`` (the trainer's defaults otherwise), all weights
+    trained. Returns the model (in eval mode) and its logged training losses (relative L2 of one step).
+    """
+    model = copy.deepcopy(pretrained)
+    windows = TimeWindows(data.select(samples=samples, times=slice(1, None)).subsample(subsample), history=history)
+    config = TrainConfig(max_steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps, seed=seed,
+                         log_every=max(1, steps // 10), progress=False, device="cpu")
+    records = Trainer(model, windows, config).fit()
+    return model.eval(), [record["loss"] for record in records]
 
 
 def checkpoint_record(name: str) -> dict[str, Any]:

@@ -20,17 +20,14 @@ trained on (not the test set), recalibrates the intervals; the coverage after it
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from typing import Any
 
 import torch
-from torch import nn
-
 import zoo
-from common import checkpoint_record, ns2d_data, parse_args, write_results
-from zoo.data import FieldData, TimeWindows
+from common import checkpoint_record, finetune, ns2d_data, parse_args, write_results
+from zoo.data import FieldData
 from zoo.eval import plot_curves, plot_fields
 from zoo.eval.rollout import rollout_errors, rollout_predictions
 from zoo.eval.uncertainty import (
@@ -40,7 +37,6 @@ from zoo.eval.uncertainty import (
     std_error_correlation,
     variance_scale,
 )
-from zoo.train import TrainConfig, Trainer
 
 CHECKPOINT = "fno-ns2d-nu1e-3"
 VISCOSITY = 1e-4
@@ -81,22 +77,10 @@ def frames(data: FieldData) -> torch.Tensor:
     return data.trajectories[:, 1:, 0]
 
 
-def finetune(
-    pretrained: nn.Module, pool: FieldData, samples: list[int], setting: Setting, seed: int
-) -> tuple[nn.Module, list[float]]:
-    """A copy of ``pretrained`` fine-tuned on one-step windows of trajectories ``samples`` of ``pool``.
-
-    Returns the model and its logged training losses (relative L2 of one step).
-    """
-    model = copy.deepcopy(pretrained)
-    data = pool.select(samples=samples, times=slice(1, None)).subsample(setting.subsample)
-    config = TrainConfig(
-        max_steps=setting.train_steps, batch_size=setting.batch_size, lr=setting.lr,
-        warmup_steps=setting.warmup_steps, seed=seed, log_every=max(1, setting.train_steps // 10),
-        progress=False, device="cpu",
-    )
-    history = Trainer(model, TimeWindows(data, history=HISTORY), config).fit()
-    return model.eval(), [record["loss"] for record in history]
+def training(setting: Setting) -> dict[str, Any]:
+    """``common.finetune``'s settings for one member."""
+    return {"history": HISTORY, "steps": setting.train_steps, "batch_size": setting.batch_size, "lr": setting.lr,
+            "warmup_steps": setting.warmup_steps, "subsample": setting.subsample}
 
 
 def spread_and_error_per_step(
@@ -144,15 +128,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         seed = 1000 * args.seed + m
         resample = torch.randint(setting.pool, (setting.pool,), generator=torch.Generator().manual_seed(seed))
         tic = time.perf_counter()
-        model, losses = finetune(pretrained, pool, resample.tolist(), setting, seed)
+        model, losses = finetune(pretrained, pool, resample.tolist(), seed=seed, **training(setting))
         train_seconds.append(time.perf_counter() - tic)
         members.append(model)
         member_losses.append(losses)
         print(f"member {m}: {len(set(resample.tolist()))} distinct trajectories, one-step loss "
               f"{losses[0]:.4f} -> {losses[-1]:.4f}, {train_seconds[-1]:.0f} s", flush=True)
     tic = time.perf_counter()
-    single, single_losses = finetune(pretrained, pool, list(range(setting.pool)), setting,
-                                     1000 * args.seed + setting.members)
+    single, single_losses = finetune(pretrained, pool, list(range(setting.pool)),
+                                     seed=1000 * args.seed + setting.members, **training(setting))
     train_seconds.append(time.perf_counter() - tic)
 
     tic = time.perf_counter()

@@ -1,0 +1,307 @@
+"""Uncertainty bands that hold: conformal calibration of three operators, with and without a width model.
+
+Cases (``zoo.eval.conformal``; the width model is UQNO's residual operator, ``zoo.train.residual_width``):
+
+* ``ns2d-nu1e-4``: ``fno-ns2d-nu1e-3`` fine-tuned to viscosity 1e-4 exactly as one member of
+  ``ensemble_uncertainty.py`` (``common.finetune``, trajectories 0..49 of the training set, seed 10),
+  w(t = 1..10) -> w(t = 11..30) at 64x64. Trajectories 50..99 train the width model, 100..149
+  calibrate, and the 50 trajectories of the test set (seed 11) score the bands. A bootstrap ensemble
+  (``members`` fine-tunings, as in ``ensemble_uncertainty.py``) gives the comparison: its std,
+  conformally scaled per step on the same calibration trajectories, at equal coverage.
+* ``darcy``: ``fno-darcy`` (one-step map a -> u, 16x16) on neuraloperator's ``darcy_test_16.pt``
+  (never trained on): samples 0..24 calibrate, 25..49 test. No width model: no other data of the
+  checkpoint's convention is held out.
+* ``ns2d-nu1e-3``: the checkpoint itself, w(t = 1..10) -> w(t = 11..50) at 64x64 on generated
+  trajectories of its own law that it never saw: seeds 62 (width model), 60 (calibration), 61 (test).
+
+For each: coverage of the 50/80/90/95% bands overall and per rollout step, a calibration curve,
+UQNO's domain guarantee (level 0.9, delta 0.1: the fraction of test functions with >= 90% of each
+step's grid inside), mean half-width relative to the rms of the truth, the correlation of band width
+with the actual error, and the seconds each stage took.
+
+    python examples/conformal_uncertainty.py            # full run (tens of minutes on one core)
+    python examples/conformal_uncertainty.py --quick    # seconds, what the test runs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import torch
+from common import checkpoint_record, finetune, ns2d_data, parse_args, write_results
+from torch import nn
+
+import zoo
+from zoo.data import bundled_path, load_fields
+from zoo.eval import plot_curves, plot_fields
+from zoo.eval.conformal import (
+    ConformalBands,
+    Predictions,
+    band_metrics,
+    conformalize,
+    pointwise_quantile,
+    predict,
+    with_width,
+)
+from zoo.eval.rollout import rollout_errors
+from zoo.eval.uncertainty import ensemble_statistics
+from zoo.train.residual_width import fit_width_model
+from zoo.train import TrainConfig
+
+HISTORY = 10
+DELTA = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """Sizes of one run (see the module docstring for the splits)."""
+
+    resolution: int
+    nu1e4_steps: int  # recorded time units at nu = 1e-4 (t = 0..steps)
+    nu1e3_steps: int
+    pool: int  # fine-tuning trajectories
+    width: int  # width-model trajectories
+    calibration: int
+    test: int
+    darcy_calibration: int
+    darcy_test: int
+    finetune_steps: int
+    width_steps: int
+    members: int
+    levels: tuple[float, ...]
+    curve: tuple[float, ...]
+    batch_size: int = 20
+    delta: float = DELTA
+    subsample: int = 2
+    data_prefix: str = ""
+
+
+FULL = Setting(64, 30, 50, pool=50, width=50, calibration=50, test=50, darcy_calibration=25, darcy_test=25,
+               finetune_steps=300, width_steps=300, members=5, levels=(0.5, 0.8, 0.9, 0.95),
+               curve=tuple(round(0.05 * i, 2) for i in range(1, 20)))
+QUICK = Setting(32, 12, 12, pool=2, width=2, calibration=5, test=3, darcy_calibration=5, darcy_test=5,
+                finetune_steps=3, width_steps=3, members=2, levels=(0.5, 0.8), curve=(0.2, 0.5, 0.8),
+                batch_size=2, delta=0.25, subsample=1, data_prefix="quick-")
+
+
+def frames(data) -> torch.Tensor:
+    """``(N, T, C, H, W)`` at t = 1..T: frame t = 0 dropped, as the checkpoints were trained."""
+    return data.trajectories[:, 1:]
+
+
+def timed(function, *args, **kwargs) -> tuple[Any, float]:
+    started = time.perf_counter()
+    return function(*args, **kwargs), time.perf_counter() - started
+
+
+def score_bands(bands: ConformalBands, test: Predictions, setting: Setting) -> dict[str, Any]:
+    """Pointwise bands at every level and the curve, and domain bands at 0.9 (delta), on one test run."""
+    domain_level = max(level for level in setting.levels if level <= 0.9)
+    domain = bands.at_level(domain_level, mode="domain", delta=setting.delta)
+    return {"pointwise": band_metrics(bands, test, setting.levels),
+            "curve": band_metrics(bands, test, setting.curve)["levels"],
+            "domain": band_metrics(domain, test, [domain_level])}
+
+
+def calibrated_case(name: str, model: nn.Module, calibration: Any, test: Any,
+                    setting: Setting) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bands without a width model: figures, and the runs behind them (kept for :func:`add_width_model`)."""
+    started = time.perf_counter()
+    calibration_run = predict(model, calibration, name="calibration")
+    bands = conformalize(model, calibration_run, max(setting.levels))
+    calibration_s = time.perf_counter() - started
+    run, test_s = timed(predict, model, test, name="test")
+    result = {"relative_l2": float(rollout_errors(run.mean.flatten(1, 2), run.truth.flatten(1, 2))["trajectory"]),
+              "plain": score_bands(bands, run, setting),
+              "seconds": {"calibration": calibration_s, "test_predictions": test_s}}
+    print_case(name, result, setting)
+    return result, {"plain": (bands, run), "calibration": calibration_run}
+
+
+def add_width_model(name: str, model: nn.Module, width_data: Any, result: dict[str, Any], runs: dict[str, Any],
+                    setting: Setting) -> None:
+    """Train a width model on ``width_data`` and add its bands (on the stored calibration and test runs)."""
+    config = TrainConfig(max_steps=setting.width_steps, batch_size=setting.batch_size, lr=1e-3,
+                         warmup_steps=setting.width_steps // 10, seed=0, log_every=max(1, setting.width_steps // 10),
+                         progress=False, device="cpu")
+    (width, history), width_s = timed(fit_width_model, model, width_data, config, subsample=setting.subsample)
+    bands, calibration_s = timed(conformalize, model, runs["calibration"], max(setting.levels), width_model=width)
+    run = with_width(runs["plain"][1], width)
+    result["width_model"] = score_bands(bands, run, setting)
+    result["width_model"]["training_loss"] = [record["loss"] for record in history]
+    result["seconds"].update({"width_training": width_s, "calibration_with_width": calibration_s})
+    runs["width model"] = (bands, run)
+    print_case(name, result, setting)
+
+
+def ensemble_case(pretrained: nn.Module, pool, calibration: torch.Tensor, test: torch.Tensor, setting: Setting,
+                  seed: int) -> dict[str, Any]:
+    """Bootstrap members; their std as the width, conformally scaled per step (equal coverage by construction)."""
+    started = time.perf_counter()
+    members = []
+    for m in range(setting.members):
+        resample = torch.randint(setting.pool, (setting.pool,), generator=torch.Generator().manual_seed(1000 * seed + m))
+        model, _ = finetune(pretrained, pool, resample.tolist(), history=HISTORY, steps=setting.finetune_steps,
+                            batch_size=setting.batch_size, lr=5e-4, warmup_steps=setting.finetune_steps // 10,
+                            subsample=setting.subsample, seed=1000 * seed + m)
+        members.append(model)
+    cal = [predict(model, calibration, name="calibration") for model in members]
+    runs = [predict(model, test, name="test") for model in members]
+    cal_mean, cal_std = ensemble_statistics(torch.stack([r.mean for r in cal]))
+    mean, std = ensemble_statistics(torch.stack([r.mean for r in runs]))
+    scores = (cal[0].truth - cal_mean).abs() / cal_std
+    truth = runs[0].truth
+    figures = {}
+    for level in setting.levels:
+        half = pointwise_quantile(scores, level) * std
+        inside = ((truth - mean).abs() <= half).double()
+        figures[f"{level:g}"] = {"coverage": float(inside.mean()), "half_width": float(half.mean()),
+                                 "relative_half_width": float(half.mean()) / float(truth.square().mean().sqrt())}
+    correlation = float(torch.corrcoef(torch.stack([std.flatten(), (truth - mean).abs().flatten()]))[0, 1])
+    return {"members": setting.members, "levels": figures, "std_error_correlation": correlation,
+            "relative_l2": float(rollout_errors(mean.flatten(1, 2), truth.flatten(1, 2))["trajectory"]),
+            "seconds": time.perf_counter() - started}
+
+
+def print_case(name: str, result: dict[str, Any], setting: Setting) -> None:
+    print(f"\n{name}: relative L2 {result['relative_l2']:.4f}; calibration {result['seconds']['calibration']:.1f} s")
+    print("  nominal                 " + "  ".join(f"{p:7.0%}" for p in setting.levels))
+    for label in ("plain", "width_model"):
+        if label in result:
+            levels = result[label]["pointwise"]["levels"]
+            print(f"  {label:12s} coverage  " + "  ".join(f"{levels[f'{p:g}']['coverage']:7.1%}" for p in setting.levels))
+            print(f"  {label:12s} width/rms " + "  ".join(f"{levels[f'{p:g}']['relative_half_width']:7.3f}"
+                                                        for p in setting.levels))
+            domain = next(iter(result[label]["domain"]["levels"].values()))
+            print(f"  {label:12s} domain guarantee: {domain['domain_coverage']:.1%} of test (function, step) pairs "
+                  f"(needs >= {1 - setting.delta:.0%}); width-error correlation "
+                  f"{correlation if (correlation := result[label]['pointwise']['width_error_correlation']) is None else f'{correlation:.3f}'}")
+
+
+def write_plots(name: str, runs: dict[str, Any], result: dict[str, Any],
+                setting: Setting, out) -> list[str]:
+    curves = {"ideal": (setting.curve, setting.curve)}
+    for label, key in (("conformal", "plain"), ("conformal + width model", "width_model")):
+        if key in result:
+            curves[label] = (setting.curve, [result[key]["curve"][f"{p:g}"]["coverage"] for p in setting.curve])
+    paths = [plot_curves(curves, out / f"calibration_{name}.png", xlabel="nominal coverage",
+                         ylabel="empirical coverage (test)", title=f"{name}: calibration curve")]
+    label = "width model" if "width model" in runs else "plain"
+    bands, run = runs[label]
+    key = "width_model" if label == "width model" else "plain"
+    if run.mean.shape[1] > 1:
+        steps = list(range(HISTORY + 1, HISTORY + 1 + run.mean.shape[1]))
+        per_step = result[key]["pointwise"]["levels"]
+        paths.append(plot_curves({f"{p:.0%}": (steps, per_step[f"{p:g}"]["coverage_per_step"]) for p in setting.levels},
+                                 out / f"coverage_vs_step_{name}.png", xlabel="t", ylabel="empirical coverage (test)",
+                                 title=f"{name}: coverage per step ({label})"))
+    level = max(p for p in setting.levels if p <= 0.9)
+    lower, upper = bands.at_level(level).bounds(run.mean[:1], None if run.width is None else run.width[:1])
+    last = run.mean.shape[1] - 1
+    truth, mean = run.truth[0, last, 0], run.mean[0, last, 0]
+    paths.append(plot_fields({"truth": truth, "prediction": mean, f"{level:.0%} lower": lower[0, last, 0],
+                              f"{level:.0%} upper": upper[0, last, 0]}, out / f"field_band_{name}.png",
+                             title=f"{name}: test function 0, last step ({label})"))
+    paths.append(plot_fields({"|error|": (truth - mean).abs(), f"{level:.0%} half-width": (upper - lower)[0, last, 0] / 2},
+                             out / f"error_band_{name}.png", title=f"{name}: error and band half-width ({label})"))
+    row = truth.shape[0] // 2
+    x = list(range(truth.shape[1]))
+    paths.append(plot_curves({"truth": (x, truth[row].tolist()), "prediction": (x, mean[row].tolist()),
+                              f"{level:.0%} lower": (x, lower[0, last, 0, row].tolist()),
+                              f"{level:.0%} upper": (x, upper[0, last, 0, row].tolist())},
+                             out / f"band_slice_{name}.png", xlabel="grid index", ylabel="field",
+                             title=f"{name}: row {row} of test function 0, last step"))
+    return [str(p.relative_to(out)) for p in paths]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(__doc__, "conformal_uncertainty", argv)
+    setting = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    results: dict[str, Any] = {"protocol": {
+        "bands": "split conformal (zoo.eval.conformal.conformalize), one quantile per rollout step and channel; "
+                 "pointwise: marginal coverage; domain: UQNO, fraction >= level of each step's grid, w.p. >= 1 - delta",
+        "width_model": f"ResidualWidth from the model's backbone and weights, Laplace scale loss, {setting.width_steps} "
+                       f"AdamW steps, batch {setting.batch_size}, lr 1e-3 cosine, on every {setting.subsample}-th grid point",
+        "levels": list(setting.levels), "delta": setting.delta, "seed": args.seed,
+        "metric": "coverage: fraction of all test values (functions x steps x points) inside; half-width relative "
+                  "to the rms of the truth; relative L2 of each test trajectory, averaged",
+    }, "cases": {}}
+    plots: dict[str, list[str]] = {}
+
+    def record(name, result, runs):
+        results["cases"][name] = result
+        plots[name] = write_plots(name, runs, result, setting, args.out)
+        results["plots"] = [path for paths in plots.values() for path in paths]
+        results["wall_seconds"] = time.perf_counter() - started
+        write_results(args.out, results)
+
+    pretrained = zoo.from_pretrained("fno-ns2d-nu1e-3").eval()
+    prefix, n = setting.data_prefix, setting.pool + setting.width + setting.calibration
+    # (c) the checkpoint itself at nu = 1e-3 on trajectories of its law that it never saw (its width model last:
+    # the bands without one are the figures for its card).
+    nu1e3 = {split: frames(ns2d_data(args.data, f"{prefix}ns2d-nu1e-3-conformal/{split}", viscosity=1e-3,
+                                     steps=setting.nu1e3_steps, seed=seed, samples=size, resolution=setting.resolution))
+             for split, seed, size in (("calibration", 60, setting.calibration), ("test", 61, setting.test))}
+    nu1e3_result, nu1e3_runs = calibrated_case("ns2d-nu1e-3", pretrained, nu1e3["calibration"], nu1e3["test"], setting)
+    nu1e3_result["checkpoint"] = checkpoint_record("fno-ns2d-nu1e-3")
+    nu1e3_result["data"] = (f"NS vorticity nu=1e-3, FNO forcing, {setting.resolution}x{setting.resolution}, "
+                            f"t=1..{setting.nu1e3_steps}; generator seeds 62 (width model, {setting.width}), "
+                            f"60 (calibration, {setting.calibration}), 61 (test, {setting.test})")
+    record("ns2d-nu1e-3", nu1e3_result, nu1e3_runs)
+
+    # (b) Darcy, a one-step map, on the bundled test file the checkpoint never trained on.
+    darcy = load_fields(bundled_path("darcy_test_16.pt"))
+    inputs, targets = darcy.static, darcy.trajectories[:, 0]
+    c = setting.darcy_calibration
+    split = slice(c, c + setting.darcy_test)
+    result, runs = calibrated_case("darcy", zoo.from_pretrained("fno-darcy").eval(), (inputs[:c], targets[:c]),
+                                   (inputs[split], targets[split]), setting)
+    result["checkpoint"] = checkpoint_record("fno-darcy")
+    result["data"] = f"neuraloperator darcy_test_16.pt: calibration samples 0..{c - 1}, test {c}..{c + setting.darcy_test - 1}"
+    record("darcy", result, runs)
+
+    # (a) fine-tuned to nu = 1e-4: the ensemble example's model and data.
+    train = ns2d_data(args.data, f"{prefix}ns2d-nu1e-4/train", viscosity=1e-4, steps=setting.nu1e4_steps, seed=10,
+                      samples=n if args.quick else 200, resolution=setting.resolution)
+    test = frames(ns2d_data(args.data, f"{prefix}ns2d-nu1e-4/test", viscosity=1e-4, steps=setting.nu1e4_steps,
+                            seed=11, samples=setting.test, resolution=setting.resolution))
+    pool = train.select(samples=slice(0, setting.pool))
+    width_data = frames(train.select(samples=slice(setting.pool, setting.pool + setting.width)))
+    calibration = frames(train.select(samples=slice(setting.pool + setting.width, n)))
+    (model, _), finetune_s = timed(finetune, pretrained, pool, list(range(setting.pool)), history=HISTORY,
+                                   steps=setting.finetune_steps, batch_size=setting.batch_size, lr=5e-4,
+                                   warmup_steps=setting.finetune_steps // 10, subsample=setting.subsample,
+                                   seed=1000 * args.seed + setting.members)
+    result, runs = calibrated_case("ns2d-nu1e-4", model, calibration, test, setting)
+    add_width_model("ns2d-nu1e-4", model, width_data, result, runs, setting)
+    result["checkpoint"] = checkpoint_record("fno-ns2d-nu1e-3")
+    result["seconds"]["finetune"] = finetune_s
+    result["data"] = (f"NS vorticity nu=1e-4, FNO forcing, {setting.resolution}x{setting.resolution}, t=1..{setting.nu1e4_steps}; "
+                      f"train seed 10: fine-tune 0..{setting.pool - 1}, width {setting.pool}..{setting.pool + setting.width - 1}, "
+                      f"calibration {setting.pool + setting.width}..{n - 1}; test seed 11 ({setting.test})")
+    record("ns2d-nu1e-4", result, runs)
+
+    # (c) with its width model.
+    nu1e3_width = frames(ns2d_data(args.data, f"{prefix}ns2d-nu1e-3-conformal/width", viscosity=1e-3,
+                                   steps=setting.nu1e3_steps, seed=62, samples=setting.width, resolution=setting.resolution))
+    add_width_model("ns2d-nu1e-3", pretrained, nu1e3_width, nu1e3_result, nu1e3_runs, setting)
+    record("ns2d-nu1e-3", nu1e3_result, nu1e3_runs)
+
+    # The comparison: a bootstrap ensemble at nu = 1e-4, conformally scaled on the same calibration split.
+    results["ensemble_ns2d-nu1e-4"] = ensemble_case(pretrained, pool, calibration, test, setting, args.seed)
+    ensemble = results["ensemble_ns2d-nu1e-4"]
+    print(f"\nensemble ({setting.members} members, {ensemble['seconds']:.0f} s): relative L2 {ensemble['relative_l2']:.4f}, "
+          f"std-error correlation {ensemble['std_error_correlation']:.3f}")
+    print("  coverage  " + "  ".join(f"{ensemble['levels'][f'{p:g}']['coverage']:7.1%}" for p in setting.levels))
+    print("  width/rms " + "  ".join(f"{ensemble['levels'][f'{p:g}']['relative_half_width']:7.3f}" for p in setting.levels))
+    results["wall_seconds"] = time.perf_counter() - started
+    write_results(args.out, results)
+    print(f"wall time {results['wall_seconds']:.0f} s; plots and results.json in {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

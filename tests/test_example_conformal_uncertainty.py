@@ -1,0 +1,35 @@
+"""examples/conformal_uncertainty.py --quick: conformal bands on three operators, with a width model and an ensemble."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_conformal_uncertainty_quick_run(example, tmp_path):
+    mod = example("conformal_uncertainty")
+    out = tmp_path / "out"
+    results = mod.main(["--quick", "--out", str(out), "--data", str(tmp_path / "data")])
+
+    assert json.loads((out / "results.json").read_text())["cases"] == results["cases"]
+    assert set(results["cases"]) == {"ns2d-nu1e-4", "darcy", "ns2d-nu1e-3"}
+    setting = mod.QUICK
+    steps = {"ns2d-nu1e-4": setting.nu1e4_steps - mod.HISTORY, "darcy": 1, "ns2d-nu1e-3": setting.nu1e3_steps - mod.HISTORY}
+    for name, case in results["cases"].items():
+        assert case["checkpoint"]["weights_sha256"]
+        bands = [case["plain"]] + ([case["width_model"]] if "width_model" in case else [])
+        for band in bands:
+            levels = band["pointwise"]["levels"]
+            coverage = [levels[f"{p:g}"]["coverage"] for p in setting.levels]
+            widths = [levels[f"{p:g}"]["half_width"] for p in setting.levels]
+            assert all(0 <= c <= 1 for c in coverage)
+            assert coverage == sorted(coverage) and widths == sorted(widths)  # higher levels, wider bands
+            assert all(len(levels[f"{p:g}"]["coverage_per_step"]) == steps[name] for p in setting.levels)
+            assert band["pointwise"]["test_functions"] == (setting.darcy_test if name == "darcy" else setting.test)
+            domain = next(iter(band["domain"]["levels"].values()))
+            assert 0 <= domain["domain_coverage"] <= 1
+        assert "width_model" in case or name == "darcy"
+    ensemble = results["ensemble_ns2d-nu1e-4"]
+    assert [ensemble["levels"][f"{p:g}"]["half_width"] for p in setting.levels] == sorted(
+        ensemble["levels"][f"{p:g}"]["half_width"] for p in setting.levels)
+    for plot in results["plots"]:
+        assert (out / plot).stat().st_size > 0
