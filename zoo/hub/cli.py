@@ -53,7 +53,7 @@ def _reporting_errors(command: Callable[[argparse.Namespace], int]) -> Callable[
 
 @_reporting_errors
 def _list(args: argparse.Namespace) -> int:
-    checkpoints = list_pretrained()
+    checkpoints = list_pretrained(details=True)
     if not checkpoints:
         roots = ", ".join(str(root) for root in pretrained_roots()) or "no pretrained directory found"
         print(f"no pretrained checkpoints ({roots})")
