@@ -3,6 +3,7 @@
 from zoo.layers import SpectralConv
 from zoo.models import FNO, FourierTransformer, create_model, list_models, replace_attention
 from zoo.hub import from_pretrained, list_pretrained, push_to_hub, save_pretrained
+from zoo import timm  # noqa: E402  (zoo.timm.create_model: timm models with a mixer keyword)
 
 __version__ = "0.1.0"
 
@@ -17,5 +18,6 @@ __all__ = [
     "push_to_hub",
     "replace_attention",
     "save_pretrained",
+    "timm",
     "__version__",
 ]

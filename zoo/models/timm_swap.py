@@ -102,7 +102,8 @@ def replace_attention(
     width) for which a mixer has at most twice the attention's parameters; AFNO uses one block per
     head; a global filter is learned at the model's patch grid. An explicit ``modes`` larger than
     the grid holds is clamped to it (a 14x14 grid holds 7 frequencies of each sign on the first
-    axis and 8 rfft columns on the last), with a warning.
+    axis and 8 rfft columns on the last): the output is the same and no unused weights are
+    allocated. The arguments used are in ``model.attention_swap.mixer_kwargs``.
 
     Args:
         model: a timm vision transformer (ViT, DeiT, DeiT-III, DINOv2-reg, FlexiViT, hybrid ViT,
@@ -242,19 +243,14 @@ def mixer_defaults(
 
 
 def clamp_modes(modes: int | tuple[int, ...], grid: tuple[int, ...]) -> tuple[int, ...]:
-    """``modes`` per axis, at most what ``grid`` holds (see ``kept_frequencies``); warns when it clamps."""
+    """``modes`` per axis, at most what ``grid`` holds (see ``kept_frequencies``).
+
+    Clamping changes no output: modes a grid does not hold would only be weights never used.
+    """
     modes = (modes,) * len(grid) if isinstance(modes, int) else tuple(int(m) for m in modes)
     last = len(grid) - 1
-    held = tuple(
-        max(kept_frequencies(n, n, last_axis=axis == last)) for axis, n in enumerate(grid)
-    )
-    clamped = tuple(min(m, h) for m, h in zip(modes, held))
-    if clamped != modes:
-        warnings.warn(
-            f"modes={modes} exceed what the {'x'.join(map(str, grid))} patch grid holds; using {clamped}",
-            stacklevel=3,
-        )
-    return clamped
+    held = tuple(max(kept_frequencies(n, n, last_axis=axis == last)) for axis, n in enumerate(grid))
+    return tuple(min(m, h) for m, h in zip(modes, held))
 
 
 def dropped_terms(model: nn.Module, attention: nn.Module) -> str:
