@@ -6,7 +6,8 @@ takes attention's call (see :class:`zoo.layers.FourierMixer`), so the swap repla
 module in place and leaves the blocks alone. Three attention classes are replaced:
 
 * ``timm.layers.Attention`` (ViT, DeiT, DeiT-III, DINOv2 with registers, FlexiViT, hybrid ViTs);
-* ``timm.models.eva.EvaAttention`` (EVA-02 and the RoPE-ViTs): the blocks also pass a rotary
+* ``timm.models.eva.EvaAttention`` (EVA-02) and ``timm.layers.attention.AttentionRope`` (the
+  RoPE-ViTs, built on timm's EVA model): the blocks also pass a rotary
   position embedding, which a mixer has no use for (it is a global convolution on the grid, so it
   sees positions through the grid itself). The model's ``rope`` module is removed and each block's
   dropped term is reported;
@@ -41,6 +42,7 @@ from typing import Any
 
 import torch
 from timm.layers import Attention, AttentionPoolLatent, register_notrace_module
+from timm.layers.attention import AttentionRope
 from timm.models import beit, eva
 from torch import nn
 
@@ -52,6 +54,7 @@ from zoo.layers.spectral_conv import kept_frequencies
 REPLACEABLE: dict[type[nn.Module], str] = {
     Attention: "",
     eva.EvaAttention: "rotary position embedding (rope)",
+    AttentionRope: "rotary position embedding (rope)",
     beit.Attention: "relative position bias",
 }
 # Mixer parameters per block, at most this multiple of the attention's: a ViT block's attention
@@ -255,8 +258,8 @@ def clamp_modes(modes: int | tuple[int, ...], grid: tuple[int, ...]) -> tuple[in
 
 def dropped_terms(model: nn.Module, attention: nn.Module) -> str:
     """The position terms a mixer in place of ``attention`` drops, in words ('' for none)."""
-    if type(attention) is eva.EvaAttention:
-        return REPLACEABLE[eva.EvaAttention] if getattr(model, "rope", None) is not None else "call signature only"
+    if type(attention) in (eva.EvaAttention, AttentionRope):
+        return REPLACEABLE[type(attention)] if getattr(model, "rope", None) is not None else "call signature only"
     if type(attention) is beit.Attention:
         terms = []
         table = attention.relative_position_bias_table
