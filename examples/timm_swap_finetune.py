@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 import timm.optim
 import timm.scheduler
 import torch
+from tqdm import tqdm
 
 import zoo
 from common import parse_args, write_results
@@ -92,7 +93,7 @@ def build_models(sizes: Sizes, seed: int) -> dict[str, torch.nn.Module]:
     return models
 
 
-def train(model, x, y, sizes: Sizes, seed: int) -> dict[str, object]:
+def train(model, x, y, sizes: Sizes, seed: int, label: str = "") -> dict[str, object]:
     """Trains ``model`` for ``sizes.steps``; returns its loss curve and seconds per step."""
     optimizer = timm.optim.create_optimizer_v2(model, "adamw", lr=1e-3, weight_decay=0.05)
     schedule = timm.scheduler.CosineLRScheduler(optimizer, t_initial=sizes.steps)
@@ -100,7 +101,7 @@ def train(model, x, y, sizes: Sizes, seed: int) -> dict[str, object]:
     target_mean = sum(ALPHA_RANGE) / 2
     losses, start = [], time.perf_counter()
     model.train()
-    for step in range(sizes.steps):
+    for step in tqdm(range(sizes.steps), desc=f"training {label}", mininterval=10, disable=sizes.steps < 100):
         batch = torch.randint(0, len(x), (sizes.batch,), generator=generator)
         loss = torch.nn.functional.mse_loss(model(x[batch]).squeeze(1) + target_mean, y[batch])
         optimizer.zero_grad()
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     for repeat in range(args.seeds):
         models = build_models(sizes, seed=args.seed + 100 + repeat)
         for name, model in models.items():
-            record = train(model, train_x, train_y, sizes, seed=args.seed + 200 + repeat)
+            record = train(model, train_x, train_y, sizes, seed=args.seed + 200 + repeat, label=f"{name} (repeat {repeat})")
             record.update(test_rmse=rmse(model, test_x, test_y), parameters=sum(p.numel() for p in model.parameters()))
             if name != "attention":
                 record["mixer_kwargs"] = {k: list(v) if isinstance(v, tuple) else v
