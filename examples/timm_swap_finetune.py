@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 record["mixer_kwargs"] = {k: list(v) if isinstance(v, tuple) else v
                                           for k, v in model.attention_swap.mixer_kwargs.items()}
             runs[name].append(record)
-            print(f"seed {repeat}: {name:>9}  test RMSE(alpha) {record['test_rmse']:.4f}  "
+            print(f"repeat {repeat} (seed {args.seed}): {name:>9}  test RMSE(alpha) {record['test_rmse']:.4f}  "
                   f"{record['seconds_per_step'] * 1e3:.0f} ms/step  {record['parameters']:,} parameters", flush=True)
     summary = {
         name: {
