@@ -274,7 +274,8 @@ def test_pretrained_names_resolve_through_the_search_path(tmp_path, monkeypatch)
     monkeypatch.setenv(PRETRAINED_PATH_ENV, str(tmp_path / "store"))
     x = torch.randn(1, 2, 8, 8)
     assert torch.equal(zoo.from_pretrained("fno-tiny")(x), model(x))
-    [entry] = [c for c in list_pretrained() if c.name == "fno-tiny"]
+    assert "fno-tiny" in list_pretrained() and all(isinstance(name, str) for name in list_pretrained())
+    [entry] = [c for c in list_pretrained(details=True) if c.name == "fno-tiny"]
     assert entry.architecture == "FNO" and entry.task == "a -> u" and entry.resolution == (16, 16)
     assert entry.parameters == sum(p.numel() for p in model.parameters())
     assert entry.metrics == {"relative_l2": 0.25}
@@ -319,3 +320,15 @@ def test_zoo_list_prints_the_table(tmp_path, monkeypatch, capsys):
     row = next(line for line in lines if line.startswith("fno-tiny"))
     params = sum(p.numel() for p in small_fno().parameters())
     assert row.split() == ["fno-tiny", "FNO", "a", "->", "u", "16x16", f"{params:,}", "relative_l2=0.25"]
+
+
+def test_every_listed_name_loads_and_details_describe_the_same_names():
+    # timm and the Hub libraries list names: each one must go straight back into from_pretrained.
+    names = list_pretrained()
+    assert names == sorted(names) and all(isinstance(name, str) for name in names)
+    records = list_pretrained(details=True)
+    assert [record.name for record in records] == names
+    for name, record in zip(names, records):
+        model = zoo.from_pretrained(name)
+        assert sum(p.numel() for p in model.parameters()) == record.parameters
+        assert type(model).__name__ == record.architecture or record.architecture in type(model).__name__

@@ -30,7 +30,7 @@ def _list(args: argparse.Namespace) -> int:
     from zoo.hub.catalog import format_table, list_pretrained
     from zoo.hub.sources import pretrained_roots
 
-    checkpoints = list_pretrained()
+    checkpoints = list_pretrained(details=True)
     if not checkpoints:
         roots = ", ".join(str(root) for root in pretrained_roots()) or "no pretrained directory found"
         print(f"no pretrained checkpoints ({roots})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 from zoo.hub.cards import stored_parameters
 from zoo.hub.schema import grid_label, headline_metrics, read_config, read_evaluation
@@ -23,13 +24,27 @@ class PretrainedCheckpoint:
     path: Path | None = None
 
 
-def list_pretrained() -> list[PretrainedCheckpoint]:
-    """Every checkpoint found under :func:`zoo.hub.pretrained_roots`, by name.
+@overload
+def list_pretrained(details: Literal[False] = False) -> list[str]: ...
 
-    Reads only JSON files and the weights' headers, so listing is fast whatever the sizes.
+
+@overload
+def list_pretrained(details: Literal[True]) -> list[PretrainedCheckpoint]: ...
+
+
+def list_pretrained(details: bool = False) -> list[str] | list[PretrainedCheckpoint]:
+    """The names of every checkpoint found under :func:`zoo.hub.pretrained_roots`, sorted.
+
+    Each name loads with :func:`zoo.from_pretrained`, as ``timm.list_pretrained()`` names load with
+    ``timm.create_model``. ``details=True`` returns a :class:`PretrainedCheckpoint` record per name
+    instead (architecture, task, grid, parameter count, headline metrics, directory); it reads only
+    JSON files and the weights' headers, so listing is fast whatever the sizes.
     """
+    directories = pretrained_directories()
+    if not details:
+        return sorted(directories)
     checkpoints = []
-    for name, directory in sorted(pretrained_directories().items()):
+    for name, directory in sorted(directories.items()):
         config = read_config(directory)
         metadata = config.get("metadata", {})
         checkpoints.append(

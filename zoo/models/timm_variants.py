@@ -2,8 +2,10 @@
 
 After ``import zoo``, ``timm.create_model("zoo_afno_vit_tiny_patch16_224")`` builds one. Each is a
 timm ``VisionTransformer`` (ViT-Tiny sizes: width 192, depth 12) passed through
-:func:`zoo.replace_attention`, so timm's tools for it apply (``forward_intermediates``,
-``set_input_size``, data configs, ``timm.create_model`` keyword overrides). They use global
+:func:`zoo.replace_attention` in its constructor, so timm's tools for it apply
+(``forward_intermediates``, ``features_only=True``, ``set_input_size``, data configs, optimizer
+factory, ``timm.create_model`` keyword overrides, ``torch.fx`` feature extraction; not
+TorchScript, see :mod:`zoo.models.timm_swap`). They use global
 average pooling and no class token,
 as GFNet and AFNO do (a Fourier mixer gives prefix tokens only the mean token), and
 ``dynamic_img_size=True``, since Fourier mixing works on any patch grid. No pretrained weights are
@@ -17,13 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-from timm.models import (
-    VisionTransformer,
-    build_model_with_cfg,
-    generate_default_cfgs,
-    load_pretrained,
-    register_model,
-)
+from timm.models import VisionTransformer, build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._builder import resolve_pretrained_cfg
 from timm.models.vision_transformer import checkpoint_filter_fn
 
 from zoo.models.timm_swap import replace_attention
@@ -60,27 +57,48 @@ default_cfgs = generate_default_cfgs({
 })
 
 
+class FourierVisionTransformer(VisionTransformer):
+    """A timm ``VisionTransformer`` whose attention is a Fourier mixer from construction on.
+
+    Swapping inside the constructor (rather than after ``build_model_with_cfg``) lets timm's
+    builder do the rest as for its own ViTs: load checkpoints of mixer weights, and wrap the model
+    for ``features_only=True`` (``FeatureGetterNet`` over ``forward_intermediates``).
+
+    Args:
+        mixer: the mixer's name (see :func:`zoo.replace_attention`).
+        mixer_kwargs: its arguments (defaults come from the attention it replaces).
+        kwargs: ``VisionTransformer``'s arguments.
+    """
+
+    def __init__(self, mixer: str = "fno", mixer_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        replace_attention(self, mixer, **(mixer_kwargs or {}))
+
+
 def _create_fourier_vit(
     variant: str, pretrained: bool, mixer: str, mixer_kwargs: dict[str, Any], **kwargs: Any
 ) -> VisionTransformer:
-    model = build_model_with_cfg(VisionTransformer, variant, pretrained=False, **dict(_TINY, **kwargs))
-    replace_attention(model, mixer, **mixer_kwargs)
     if pretrained:
-        # Checkpoints hold mixer weights, not attention weights: load them after the swap.
-        cfg = model.pretrained_cfg
-        if not any(cfg.get(source) for source in ("url", "hf_hub_id", "file", "state_dict")):
+        # timm would warn and return a random model; name the missing weights instead.
+        cfg = resolve_pretrained_cfg(
+            variant, pretrained_cfg=kwargs.get("pretrained_cfg"), pretrained_cfg_overlay=kwargs.get("pretrained_cfg_overlay")
+        )
+        if not any(getattr(cfg, source, None) for source in ("url", "hf_hub_id", "file", "state_dict")):
             raise ValueError(
                 f"no pretrained weights are published for {variant}; use pretrained=False, or name "
                 "weights (timm.create_model('hf-hub:<repo>') or pretrained_cfg_overlay=dict(file=...))"
             )
-        load_pretrained(
-            model,
-            pretrained_cfg=cfg,
-            num_classes=model.num_classes,
-            in_chans=kwargs.get("in_chans", 3),
-            filter_fn=checkpoint_filter_fn,
-        )
-    return model
+    out_indices = kwargs.pop("out_indices", 3)
+    return build_model_with_cfg(
+        FourierVisionTransformer,
+        variant,
+        pretrained,
+        pretrained_filter_fn=checkpoint_filter_fn,
+        feature_cfg=dict(out_indices=out_indices, feature_cls="getter"),
+        mixer=mixer,
+        mixer_kwargs=mixer_kwargs,
+        **dict(_TINY, **kwargs),
+    )
 
 
 @register_model

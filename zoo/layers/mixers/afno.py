@@ -114,6 +114,10 @@ class AFNOMixer(FourierMixer):
             if bias is not None:
                 nn.init.zeros_(bias)
 
+    def no_weight_decay(self) -> set[str]:
+        # The frequency-domain biases are biases (timm exempts biases), though not 1D.
+        return {"b1", "b2"} if self.b1 is not None else set()
+
     def mix_grid(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x.shape[1:-1]
         dims = tuple(range(2, self.ndim + 2))

@@ -72,6 +72,19 @@ class FourierMixer(nn.Module):
         """Mix a grid ``(B, *spatial, C)`` into a grid of the same shape."""
         raise NotImplementedError
 
+    def no_weight_decay(self) -> set[str]:
+        """Names of this mixer's parameters that take no weight decay (biases that are not 1D)."""
+        return set()
+
+    def __prepare_scriptable__(self) -> FourierMixer:
+        # torch.jit.script calls this on every submodule before compiling: fail here with the reason
+        # rather than deep inside the compiler.
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot be compiled by TorchScript: its token grid is set from "
+            "Python (a patch_embed hook, or the grid_size attribute), and the pruned FFTs and einops "
+            "rearranges it runs are not scriptable; use torch.compile or torch.export instead"
+        )
+
     def forward(
         self,
         x: torch.Tensor,
