@@ -31,7 +31,7 @@ from torch import nn
 
 from zoo.layers.mode_product import BACKENDS, mode_product, resolve_backend
 from zoo.layers.pruned_fft import pruned_irfftn, pruned_rfftn
-from zoo.layers.truncated_dft import mode_product_pairs, truncated_irdft, truncated_rdft
+from zoo.layers.truncated_dft import dft_preferred, mode_product_pairs, truncated_irdft, truncated_rdft
 from zoo.layers.validation import check_field
 
 
@@ -162,8 +162,7 @@ class SpectralConv(nn.Module):
             return self.transform_kind
         if self.backend == "triton":
             return "fft"
-        half = x.dtype in (torch.float16, torch.bfloat16) or torch.is_autocast_enabled(x.device.type)
-        return "dft" if half or torch.compiler.is_compiling() else "fft"
+        return "dft" if dft_preferred(x) else "fft"
 
     def kept_per_axis(self, spatial: Sequence[int]) -> list[tuple[int, int]]:
         """``(non-negative, negative)`` frequency counts kept on each axis of this grid."""

@@ -27,6 +27,13 @@ from zoo.layers.dft_matrices import real_dft_matrix, stacked_dft_matrix
 Kept = Sequence[tuple[int, int]]
 
 
+def dft_preferred(x: torch.Tensor) -> bool:
+    """Whether a spectral layer given ``x`` should transform with this module rather than FFTs:
+    for bf16/fp16 inputs, under autocast, and while ``torch.compile`` traces."""
+    half = x.dtype in (torch.float16, torch.bfloat16) or torch.is_autocast_enabled(x.device.type)
+    return half or torch.compiler.is_compiling()
+
+
 def truncated_rdft(x: torch.Tensor, kept: Kept, *, norm: str = "forward") -> torch.Tensor:
     """Kept modes ``(B, C, *modes, 2)`` of a real field ``(B, C, *spatial)`` (its last ``len(kept)`` axes).
 
