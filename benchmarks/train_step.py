@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as fno_cpu.py: spinning threads distort shared-machine timings
 import statistics
 import tempfile
 import time

@@ -41,11 +41,13 @@ def truncated_rdft(x: torch.Tensor, kept: Kept, *, norm: str = "forward") -> tor
     ``(re, im)`` of each mode, in ``x``'s dtype (the autocast dtype under autocast).
     """
     first = x.ndim - len(kept)
-    matrix = real_dft_matrix(x.shape[-1], kept[-1][0], norm, False, inverse=False, dtype=x.dtype, device=x.device)
-    modes = (x @ matrix).unflatten(-1, (kept[-1][0], 2))
+    dtype = _gemm_dtype(x)
+    exact = _matrix_dtype(dtype)
+    matrix = real_dft_matrix(x.shape[-1], kept[-1][0], norm, False, inverse=False, dtype=exact, device=x.device)
+    modes = _split_matmul(x.to(dtype), matrix).unflatten(-1, (kept[-1][0], 2))
     for axis, (n_pos, n_neg) in enumerate(kept[:-1], start=first):
         stacked = stacked_dft_matrix(
-            x.shape[axis], n_pos, n_neg, norm, inverse=False, dtype=modes.dtype, device=x.device
+            x.shape[axis], n_pos, n_neg, norm, inverse=False, dtype=exact, device=x.device
         )
         modes = _complex_along(stacked, modes, axis)
     return modes
@@ -58,12 +60,13 @@ def truncated_irdft(modes: torch.Tensor, kept: Kept, spatial: Sequence[int], *, 
     weighting of the last axis' columns; imaginary parts of its zero and Nyquist columns ignored).
     """
     first = modes.ndim - 1 - len(kept)
+    exact = _matrix_dtype(modes.dtype)
     for axis, ((n_pos, n_neg), n) in enumerate(zip(kept[:-1], spatial[:-1]), start=first):
-        stacked = stacked_dft_matrix(n, n_pos, n_neg, norm, inverse=True, dtype=modes.dtype, device=modes.device)
+        stacked = stacked_dft_matrix(n, n_pos, n_neg, norm, inverse=True, dtype=exact, device=modes.device)
         modes = _complex_along(stacked, modes, axis)
     columns = kept[-1][0]
-    matrix = real_dft_matrix(spatial[-1], columns, norm, True, inverse=True, dtype=modes.dtype, device=modes.device)
-    return modes.flatten(-2) @ matrix
+    matrix = real_dft_matrix(spatial[-1], columns, norm, True, inverse=True, dtype=exact, device=modes.device)
+    return _split_matmul(modes.flatten(-2), matrix)
 
 
 def mode_product_pairs(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -85,13 +88,46 @@ def mode_product_pairs(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return out.permute(ndim, ndim + 2, *range(ndim), ndim + 1)
 
 
+def _gemm_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype the transforms' GEMMs run in: autocast's if enabled, else ``x``'s."""
+    if torch.is_autocast_enabled(x.device.type):
+        return torch.get_autocast_dtype(x.device.type)
+    return x.dtype
+
+
+def _matrix_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _split_matmul(t: torch.Tensor, matrix: torch.Tensor, *, left: bool = False) -> torch.Tensor:
+    """``t @ matrix`` (``matrix @ t`` batched when ``left``) with a float32 ``matrix`` in ``t``'s dtype.
+
+    In bf16/fp16 the matrix is split in two, ``hi = bf16(D)`` and ``lo = bf16(D - hi)``, so that
+    the transform itself is exact to ~2^-16 and only the activations are rounded: a DFT matrix
+    rounded once to 8 bits is a slightly wrong transform, the same at every call, and an
+    autoregressive rollout compounds its gain errors step after step (the pretrained NS FNO's
+    40-step error grew 10x with rounded matrices, BENCHMARKS.md). Both GEMMs read the same ``t``,
+    which autograd saves once.
+    """
+    def product(m: torch.Tensor) -> torch.Tensor:
+        if not left:
+            return t @ m
+        # bmm with the matrix broadcast over a contiguous batch: torch.matmul(2D, 3D) would
+        # transpose both operands.
+        return torch.bmm(m.expand(t.shape[0], -1, -1), t)
+
+    with torch.autocast(t.device.type, enabled=False):
+        if t.dtype in (torch.float32, torch.float64):
+            return product(matrix.to(t.dtype))
+        hi = matrix.to(t.dtype)
+        return product(hi) + product((matrix - hi.float()).to(t.dtype))
+
+
 def _complex_along(stacked: torch.Tensor, t: torch.Tensor, dim: int) -> torch.Tensor:
     """The complex matrix ``A`` (given as ``[Re A; Im A]``) applied to axis ``dim`` of ``(..., 2)`` pairs."""
     shape = t.shape
     rows = stacked.shape[0] // 2
-    # bmm with the matrix broadcast over a contiguous batch: torch.matmul(2D, 3D) would transpose
-    # both operands.
     lines = t.reshape(math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1 :]))
-    z = torch.bmm(stacked.expand(lines.shape[0], -1, -1), lines).view(*shape[:dim], 2 * rows, *shape[dim + 1 :])
+    z = _split_matmul(lines, stacked, left=True).view(*shape[:dim], 2 * rows, *shape[dim + 1 :])
     a, b = z.narrow(dim, 0, rows), z.narrow(dim, rows, rows)  # Re A t, Im A t, each as (re, im)
     return torch.stack([a[..., 0] - b[..., 1], b[..., 0] + a[..., 1]], dim=-1)
