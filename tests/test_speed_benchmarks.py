@@ -1,5 +1,7 @@
 """The speed scripts run end to end on CPU at tiny sizes, so they are known to work before a GPU
-lease (their timings are not asserted: speed lives in benchmarks/ and BENCHMARKS.md)."""
+lease (their timings are not asserted: speed lives in benchmarks/ and BENCHMARKS.md). Each takes
+about 10-30 s of CPU (minutes of wall time on the shared machine), so they are marked slow:
+``pytest -m slow tests/test_speed_benchmarks.py`` before a GPU lease."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,6 +20,7 @@ def run(script: str, *args: str) -> None:
                    capture_output=True, text=True, check=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_gpu_suite_smoke_on_cpu(tmp_path):
     prefix = tmp_path / "gpu_suite"
     run("gpu_suite.py", "--smoke", "--output", str(prefix))
@@ -31,6 +36,7 @@ def test_gpu_suite_smoke_on_cpu(tmp_path):
     assert "| zoo FNO | 2 | 16 | bf16 | True |" in prefix.with_suffix(".md").read_text()
 
 
+@pytest.mark.slow
 def test_mixed_precision_benchmark_smoke_on_cpu(tmp_path):
     prefix = tmp_path / "mixed"
     run("mixed_precision.py", "--quick", "--output", str(prefix))
