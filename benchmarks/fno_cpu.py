@@ -1,6 +1,11 @@
 """zoo's FNO-2D and SpectralConv against neuraloperator 2.0 on CPU: forward+backward time ratios.
 
     ZOO_BENCH_DEPS=/work/bench-deps .venv/bin/python benchmarks/fno_cpu.py [--repeats 15]
+    .venv/bin/python benchmarks/fno_cpu.py --baseline reference    # without neuraloperator
+
+``--baseline reference`` times ``reference_fno.ReferenceFNO`` (a model of neuraloperator's FNO
+built on the dense spectral layer of ``spectral_kernels.py``) instead; its figures are labelled
+so and are not figures against neuraloperator.
 
 neuraloperator is not a dependency of zoo: install it into a folder of its own (see
 benchmarks/README.md) and point ``--deps`` or ``ZOO_BENCH_DEPS`` at it; this script adds that
@@ -47,6 +52,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--deps", default=os.environ.get("ZOO_BENCH_DEPS"), help="folder with neuraloperator 2.0 (pip --target)"
+    )
+    parser.add_argument("--baseline", choices=("neuralop", "reference"), default="neuralop")
+    parser.add_argument(
+        "--configs", nargs="+", default=["16x64", "16x128", "1x64"],
+        help="BATCHxGRID of the FNO measurements (training step and inference each)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15, help="interleaved repeats per measurement")
@@ -101,7 +111,8 @@ def kept_mode_response(layer, n: int):
 
 
 def interleaved(runs: dict, repeats: int, steps: int) -> dict[str, dict[str, float]]:
-    """Median (and best) wall and CPU milliseconds per step of each run, alternated every repeat."""
+    """Median (and best) wall and CPU milliseconds per step of each run, alternated every repeat,
+    and the per-repeat speed-ups (baseline / zoo, the two measured back to back)."""
     for run in runs.values():  # warm-up: plans, caches, allocator
         run()
         run()
@@ -115,10 +126,13 @@ def interleaved(runs: dict, repeats: int, steps: int) -> dict[str, dict[str, flo
                 runs[name]()
             wall[name].append((time.perf_counter() - start_wall) / steps * 1e3)
             cpu[name].append((time.process_time() - start_cpu) / steps * 1e3)
-    return {
+    times = {
         name: {"wall": statistics.median(wall[name]), "best": min(wall[name]), "cpu": statistics.median(cpu[name])}
         for name in names
     }
+    ratios = [b / z for z, b in zip(wall["zoo"], wall["neuralop"])]
+    times["ratio"] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+    return times
 
 
 def training_step(model, x):
@@ -151,10 +165,11 @@ def layer_step(layer, x, grad):
 
 
 def report(title: str, times: dict[str, dict[str, float]]) -> None:
-    zoo, baseline = times["zoo"], times["neuralop"]
+    zoo, baseline, ratio = times["zoo"], times["neuralop"], times["ratio"]
     print(
-        f"| {title} | {zoo['wall']:.1f} | {baseline['wall']:.1f} | **{baseline['wall'] / zoo['wall']:.2f}x** "
-        f"| {zoo['best']:.1f} / {baseline['best']:.1f} | {baseline['cpu'] / zoo['cpu']:.2f}x |",
+        f"| {title} | {zoo['wall']:.1f} | {baseline['wall']:.1f} | **{ratio['median']:.2f}x** "
+        f"({ratio['min']:.2f}-{ratio['max']:.2f}) | {zoo['best']:.1f} / {baseline['best']:.1f} "
+        f"| {baseline['cpu'] / zoo['cpu']:.2f}x | {os.getloadavg()[0]:.1f} |",
         flush=True,
     )
 
@@ -162,47 +177,66 @@ def report(title: str, times: dict[str, dict[str, float]]) -> None:
 def main() -> None:
     args = parse_args()
     os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()  # read when torch loads OpenMP
-    neuralop = import_neuralop(args.deps)
     import torch
-    from neuralop.layers.spectral_convolution import SpectralConv as NeuralopSpectralConv
-    from neuralop.models import FNO as NeuralopFNO
 
     import zoo
+
+    if args.baseline == "neuralop":
+        neuralop = import_neuralop(args.deps)
+        from neuralop.layers.spectral_convolution import SpectralConv as NeuralopSpectralConv
+        from neuralop.models import FNO as NeuralopFNO
+
+        version = f"neuraloperator {neuralop.__version__}"
+        theirs = NeuralopFNO(n_modes=NEURALOP_MODES, hidden_channels=WIDTH, n_layers=LAYERS, in_channels=1, out_channels=1)
+
+        def baseline_layer(channels: int):
+            return NeuralopSpectralConv(channels, channels, n_modes=NEURALOP_MODES, bias=False)
+    else:
+        from reference_fno import ReferenceFNO
+        from spectral_kernels import UnfusedSpectralConv
+
+        version = "the neuraloperator-style reference (benchmarks/reference_fno.py), NOT neuraloperator"
+        theirs = ReferenceFNO(1, 1, ZOO_MODES, width=WIDTH, n_layers=LAYERS)
+
+        def baseline_layer(channels: int):
+            return UnfusedSpectralConv(channels, channels, ZOO_MODES, "cpu")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     ours = zoo.FNO(1, 1, ZOO_MODES, width=WIDTH, n_layers=LAYERS, projection_channels=64, channel_mlp_ratio=0.5)
-    theirs = NeuralopFNO(n_modes=NEURALOP_MODES, hidden_channels=WIDTH, n_layers=LAYERS, in_channels=1, out_channels=1)
     n_ours, n_theirs = real_parameter_count(ours), real_parameter_count(theirs)
     probe_ours = kept_mode_response(zoo.SpectralConv(1, 1, ZOO_MODES), GRID)
-    probe_theirs = kept_mode_response(NeuralopSpectralConv(1, 1, n_modes=NEURALOP_MODES, bias=False), GRID)
+    probe_theirs = kept_mode_response(baseline_layer(1), GRID)
     if probe_ours != probe_theirs:
         only_ours, only_theirs = sorted(probe_ours - probe_theirs), sorted(probe_theirs - probe_ours)
         sys.exit(
             f"kept modes differ: {len(only_ours)} pass zoo only {only_ours[:8]}, "
-            f"{len(only_theirs)} neuraloperator only {only_theirs[:8]}"
+            f"{len(only_theirs)} baseline only {only_theirs[:8]}"
         )
     print(
-        f"torch {torch.__version__}, neuraloperator {neuralop.__version__}, {args.threads} threads, "
+        f"torch {torch.__version__}, baseline: {version}, {args.threads} threads, "
         f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, {args.repeats} interleaved repeats x {args.steps} steps\n"
         f"kept modes identical ({len(probe_ours)} single-mode probes pass both layers at {GRID}x{GRID}); "
-        f"real parameters: zoo {n_ours:,}, neuraloperator {n_theirs:,} ({100 * (n_ours / n_theirs - 1):+.1f}%)\n"
+        f"real parameters: zoo {n_ours:,}, baseline {n_theirs:,} ({100 * (n_ours / n_theirs - 1):+.1f}%)\n"
     )
-    print("| measurement | zoo ms | neuralop ms | speed-up (wall) | best ms zoo / neuralop | speed-up (CPU time) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| measurement | zoo ms | baseline ms | speed-up (wall, median of repeats; min-max) | best ms zoo / baseline | speed-up (CPU time) | load |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for config in args.configs:
+        batch, grid = (int(v) for v in config.split("x"))
+        x = torch.randn(batch, 1, grid, grid)
+        report(
+            f"FNO-2D forward+backward, batch {batch}, {grid}x{grid}",
+            interleaved({"zoo": training_step(ours, x), "neuralop": training_step(theirs, x)}, args.repeats, args.steps),
+        )
+        report(
+            f"FNO-2D forward (no grad), batch {batch}, {grid}x{grid}",
+            interleaved({"zoo": inference(ours, x), "neuralop": inference(theirs, x)}, args.repeats, args.steps),
+        )
     x = torch.randn(BATCH, 1, GRID, GRID)
-    report(
-        f"FNO-2D forward+backward, batch {BATCH}, {GRID}x{GRID}",
-        interleaved({"zoo": training_step(ours, x), "neuralop": training_step(theirs, x)}, args.repeats, args.steps),
-    )
-    report(
-        f"FNO-2D forward (no grad), batch {BATCH}, {GRID}x{GRID}",
-        interleaved({"zoo": inference(ours, x), "neuralop": inference(theirs, x)}, args.repeats, args.steps),
-    )
     if not args.skip_layer:
         # neuraloperator's layer adds a bias by default; zoo's SpectralConv has none of its own.
         layer_ours = zoo.SpectralConv(WIDTH, WIDTH, ZOO_MODES)
-        layer_theirs = NeuralopSpectralConv(WIDTH, WIDTH, n_modes=NEURALOP_MODES, bias=False)
+        layer_theirs = baseline_layer(WIDTH)
         for batch, grid in ((BATCH, 64), (4, 256)):
             u = torch.randn(batch, WIDTH, grid, grid, requires_grad=True)
             grad = torch.randn(batch, WIDTH, grid, grid)

@@ -19,7 +19,7 @@ from zoo.eval.conformal import (
     rollout_windows,
 )
 from zoo.train.residual_width import fit_width_model
-from zoo.train.trainer import TrainConfig
+from zoo.train import TrainConfig
 
 
 class Zero(nn.Module):

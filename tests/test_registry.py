@@ -24,6 +24,7 @@ SMALL = {
     "FourierTransformer": ({"in_channels": 3, "out_channels": 2, "embed_dim": 16, "depth": 1, "mixer_kwargs": {"num_blocks": 2}}, 3),
     "UNet2d": ({"in_channels": 3, "out_channels": 2, "width": 8, "depth": 2}, 3),
     "FieldOperator": ({"backbone": fno(3, 2), "input_mean": [0.5] * 3, "output_std": [2.0] * 2}, 3),
+    "ResidualWidth": ({"backbone": fno(3, 2), "output_mean": [-1.0] * 2}, 3),
     "AutoregressiveOperator": (stepper()["config"] | {"field_mean": [0.1], "field_std": [1.5]}, HISTORY),
     "MultiscaleOperator": ({"coarse": stepper(), "correction": {"architecture": "FieldOperator", "config": {"backbone": fno(HISTORY + 1, 1)}}, "coarse_grid": 8}, HISTORY),
 }

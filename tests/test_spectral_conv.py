@@ -58,18 +58,20 @@ def direct_dft_spectral_conv(x, weight, modes):
         ((5, 4, 7), (3, 2, 4)),
     ],
 )
-def test_matches_direct_dft(spatial, modes):
+@pytest.mark.parametrize("transform", ["fft", "dft"])
+def test_matches_direct_dft(spatial, modes, transform):
     torch.manual_seed(0)
-    layer = SpectralConv(3, 2, modes).double()
+    layer = SpectralConv(3, 2, modes, transform=transform).double()
     x = torch.randn(2, 3, *spatial, dtype=torch.float64)
     expected = direct_dft_spectral_conv(x.numpy(), layer.weight.detach().numpy(), modes)
     np.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("spatial, modes", [((8,), (3,)), ((6, 7), (2, 3)), ((4, 5, 6), (2, 2, 2))])
-def test_gradcheck_float64(spatial, modes):
+@pytest.mark.parametrize("transform", ["fft", "dft"])
+def test_gradcheck_float64(spatial, modes, transform):
     torch.manual_seed(0)
-    layer = SpectralConv(2, 3, modes).double()
+    layer = SpectralConv(2, 3, modes, transform=transform).double()
     x = torch.randn(2, 2, *spatial, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, w: torch.func.functional_call(layer, {"weight": w}, (x,)), (x, layer.weight))
 
@@ -113,9 +115,75 @@ def test_weights_are_real_with_re_im_axis():
 def test_half_precision_input_keeps_dtype():
     layer = SpectralConv(2, 2, (4, 4))
     x = torch.randn(1, 2, 16, 16)
-    out = layer(x.bfloat16())
+    for dtype in (torch.bfloat16, torch.float16):
+        assert layer(x.to(dtype)).dtype == dtype
+
+
+def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+@pytest.mark.parametrize("spatial, modes", [((32, 32), (8, 9)), ((33, 27), (8, 9)), ((30, 31), (16, 16)), ((9, 11, 10), (3, 3, 4))])
+def test_dft_path_matches_fft_path_in_float32(spatial, modes):
+    torch.manual_seed(0)
+    fft = SpectralConv(8, 6, modes, transform="fft")
+    dft = SpectralConv(8, 6, modes, transform="dft")
+    dft.load_state_dict(fft.state_dict())
+    x = torch.randn(3, 8, *spatial, requires_grad=True)
+    bias = torch.randn(6)
+    out_fft, out_dft = fft(x, bias=bias), dft(x, bias=bias)
+    grad = torch.randn_like(out_fft)
+    grads_fft = torch.autograd.grad(out_fft, (x, fft.weight), grad)
+    grads_dft = torch.autograd.grad(out_dft, (x, dft.weight), grad)
+    # Two float32 evaluations of the same sums in different orders: ~sqrt(n) eps apart, n <= 3 * 33 * 27.
+    for a, b in zip((out_dft, *grads_dft), (out_fft, *grads_fft)):
+        assert relative_l2(a, b) < 2e-6
+
+
+# bfloat16 keeps 8 significant bits: each rounding errs by up to u = 2^-8 of the value, about
+# u / sqrt(3) in the root mean square. The bf16 layer rounds the input, the DFT matrices, the
+# weights and the output of each of its four GEMMs and two pair combinations (sums inside a GEMM
+# accumulate in float32): about ten roundings of uncorrelated sign, sqrt(10) u / sqrt(3) ~ 7e-3
+# relative L2. The bound allows 2.5 u ~ 1e-2. fp16 (11 bits) is held to 2.5 * 2^-11.
+HALF_BOUNDS = {torch.bfloat16: 2.5 * 2.0**-8, torch.float16: 2.5 * 2.0**-11}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("spatial", [(64, 64), (45, 38)])
+def test_half_precision_error_is_bounded_relative_to_float32(dtype, spatial):
+    torch.manual_seed(0)
+    layer = SpectralConv(16, 16, (8, 8))
+    x = torch.randn(4, 16, *spatial, requires_grad=True)
+    exact = layer(x)
+    grad = torch.randn_like(exact)
+    exact_grads = torch.autograd.grad(exact, (x, layer.weight), grad)
+    half = SpectralConv(16, 16, (8, 8)).to(dtype)
+    half.load_state_dict(layer.state_dict())
+    x_half = x.detach().to(dtype).requires_grad_()
+    out = half(x_half)
+    assert out.dtype == dtype
+    assert relative_l2(out, exact) < HALF_BOUNDS[dtype]
+    grads = torch.autograd.grad(out, (x_half, half.weight), grad.to(dtype))
+    for got, want in zip(grads, exact_grads):
+        assert relative_l2(got, want) < HALF_BOUNDS[dtype]
+
+
+def test_autocast_runs_the_dft_path_in_bf16():
+    torch.manual_seed(0)
+    layer = SpectralConv(8, 8, (6, 5))
+    x = torch.randn(2, 8, 30, 27)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer.resolve_transform(x) == "dft"
+        out = layer(x)
     assert out.dtype == torch.bfloat16
-    torch.testing.assert_close(out.float(), layer(x.bfloat16().float()), rtol=1e-2, atol=1e-2)
+    assert relative_l2(out, layer(x)) < HALF_BOUNDS[torch.bfloat16]
+
+
+def test_unknown_transform_is_rejected():
+    with pytest.raises(ValueError, match="unknown transform"):
+        SpectralConv(2, 2, (3, 3), transform="cufft")
+    with pytest.raises(ValueError, match="transform='dft'"):
+        SpectralConv(2, 2, (3, 3), transform="dft", backend="triton")
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,9 @@ def pointwise_linear(
     """
     batch, flat = u.shape[0], u.flatten(2)
     if add is not None:
-        start = add.clone() if bias is None else add + bias.view(-1, *([1] * (u.ndim - 2)))
+        # The bias in add's dtype: under autocast a float32 bias would promote a bf16 residual
+        # stream to float32 (and every activation saved downstream with it).
+        start = add.clone() if bias is None else add + bias.to(add.dtype).view(-1, *([1] * (u.ndim - 2)))
         return accumulate_pointwise(start, u, weight)
     if bias is None:
         return torch.bmm(weight.expand(batch, -1, -1), flat).view(batch, -1, *u.shape[2:])

@@ -22,11 +22,12 @@ while a short FFT does not (see BENCHMARKS.md).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 
 import torch
+
+from zoo.layers.dft_matrices import dft_matrix, pair_counts, real_dft_matrix
 
 _DUAL_NORM = {"forward": "backward", "backward": "forward"}
 
@@ -77,7 +78,7 @@ def _forward(x: torch.Tensor, dims, kept, norm: str, pair_weighted: bool) -> tor
     last, n, columns = dims[-1], x.shape[dims[-1]], kept[-1][0]
     if _by_gemm(x, n, columns):
         rows = _to_last(x, last)
-        matrix = _real_dft_matrix(n, columns, norm, pair_weighted, inverse=False, dtype=x.dtype, device=x.device)
+        matrix = real_dft_matrix(n, columns, norm, pair_weighted, inverse=False, dtype=x.dtype, device=x.device)
         x_hat = _from_last(torch.view_as_complex((rows @ matrix).unflatten(-1, (columns, 2))), last)
     else:
         x_hat = torch.fft.rfft(x, dim=last, norm=norm).narrow(last, 0, columns)
@@ -86,7 +87,7 @@ def _forward(x: torch.Tensor, dims, kept, norm: str, pair_weighted: bool) -> tor
     for dim, (n_pos, n_neg) in zip(dims[:-1], kept[:-1]):
         n = x_hat.shape[dim]
         if _by_gemm(x_hat, n, n_pos + n_neg):
-            matrix = _dft_matrix(n, n_pos, n_neg, norm, inverse=False, dtype=x_hat.dtype, device=x_hat.device)
+            matrix = dft_matrix(n, n_pos, n_neg, norm, inverse=False, dtype=x_hat.dtype, device=x_hat.device)
             x_hat = _along(matrix, x_hat, dim)
             continue
         x_hat = torch.fft.fft(x_hat, dim=dim, norm=norm)
@@ -99,7 +100,7 @@ def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str, pair_weighted:
     """``Re sum_k w_k Y_k e^{2 pi i k.x}`` with ``w_k = c_k`` (``irfft``) when ``pair_weighted``, else 1."""
     for dim, (n_pos, n_neg), n in zip(dims[:-1], kept[:-1], spatial[:-1]):
         if _by_gemm(y_hat, n, n_pos + n_neg):
-            matrix = _dft_matrix(n, n_pos, n_neg, norm, inverse=True, dtype=y_hat.dtype, device=y_hat.device)
+            matrix = dft_matrix(n, n_pos, n_neg, norm, inverse=True, dtype=y_hat.dtype, device=y_hat.device)
             y_hat = _along(matrix, y_hat, dim)
             continue
         if n_pos + n_neg < n:
@@ -113,7 +114,7 @@ def _inverse(y_hat: torch.Tensor, dims, kept, spatial, norm: str, pair_weighted:
     columns = y_hat.shape[last]
     if _by_gemm(y_hat, n, columns):
         pairs = torch.view_as_real(_to_last(y_hat, last)).flatten(-2)
-        matrix = _real_dft_matrix(n, columns, norm, pair_weighted, inverse=True, dtype=pairs.dtype, device=pairs.device)
+        matrix = real_dft_matrix(n, columns, norm, pair_weighted, inverse=True, dtype=pairs.dtype, device=pairs.device)
         return _from_last(pairs @ matrix, last)
     if not pair_weighted:
         y_hat = y_hat / _pair_counts_along(y_hat, dims, n, columns)
@@ -152,59 +153,9 @@ def _by_gemm(t: torch.Tensor, n: int, modes: int) -> bool:
 _GEMM_MODES_PER_LOG2 = 8
 
 
-@functools.lru_cache(maxsize=64)
-def _dft_matrix(n: int, n_pos: int, n_neg: int, norm: str, *, inverse: bool, dtype, device) -> torch.Tensor:
-    """Complex DFT matrix between ``n`` points and frequencies ``0..n_pos-1, -n_neg..-1``.
-
-    Forward ``(modes, n)``: ``exp(-2 pi i f j / n)``; inverse ``(n, modes)``: ``exp(2 pi i f j / n)``;
-    divided by ``n`` on the side ``norm`` names. Built in float64 from angles reduced modulo ``n``.
-    """
-    j = torch.arange(n, dtype=torch.float64)
-    f = torch.cat([torch.arange(n_pos), torch.arange(n - n_neg, n)]).to(torch.float64)
-    angle = (2 * math.pi / n) * torch.remainder(f[:, None] * j[None, :], n)
-    scaled = (norm == "forward") != inverse
-    matrix = torch.polar(torch.full_like(angle, 1.0 / n if scaled else 1.0), -angle if not inverse else angle)
-    return (matrix.T if inverse else matrix).to(dtype=dtype, device=device).contiguous()
-
-
-@functools.lru_cache(maxsize=64)
-def _real_dft_matrix(
-    n: int, columns: int, norm: str, pair_weighted: bool, *, inverse: bool, dtype, device
-) -> torch.Tensor:
-    """Real DFT matrix of the first ``columns`` frequencies of ``n`` points, ``(re, im)`` interleaved.
-
-    Forward ``(n, 2 columns)``: ``x @ D`` gives ``w_k (Re, Im)`` of ``sum_j x_j e^{-2 pi i k j / n}``.
-    Inverse ``(2 columns, n)``: ``[Re Y, Im Y] @ D`` gives ``Re sum_k w_k Y_k e^{2 pi i k j / n}``,
-    ``irfft`` when ``w = c``, with the imaginary parts of the zero and Nyquist columns ignored
-    (their sine rows are exactly zero). ``w_k = c_k`` if ``pair_weighted`` else 1. Built in
-    float64, angles reduced modulo ``n`` exactly.
-    """
-    j = torch.arange(n, dtype=torch.float64)
-    k = torch.arange(columns, dtype=torch.float64)
-    angle = (2 * math.pi / n) * torch.remainder(k[:, None] * j[None, :], n)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    sin[0] = 0.0
-    if n % 2 == 0 and columns > n // 2:
-        sin[n // 2] = 0.0
-    scaled = (norm == "forward") != inverse
-    w = (_pair_counts(n, columns) if pair_weighted else torch.ones(columns, dtype=torch.float64))[:, None]
-    w = w / n if scaled else w
-    matrix = torch.stack([w * cos, -w * sin], dim=1).reshape(2 * columns, n)
-    return (matrix if inverse else matrix.T).to(dtype=dtype, device=device).contiguous()
-
-
-def _pair_counts(n: int, columns: int) -> torch.Tensor:
-    """``c_k`` of the first ``columns`` rfft columns of ``n`` points: 1 for zero and Nyquist, else 2."""
-    c = torch.full((columns,), 2.0, dtype=torch.float64)
-    c[0] = 1.0
-    if n % 2 == 0 and columns > n // 2:
-        c[n // 2] = 1.0
-    return c
-
-
 def _pair_counts_along(grad: torch.Tensor, dims, n: int, columns: int) -> torch.Tensor:
-    """:func:`_pair_counts` shaped to broadcast along axis ``dims[-1]`` of ``grad``."""
-    c = _pair_counts(n, columns).to(dtype=grad.real.dtype, device=grad.device)
+    """:func:`~zoo.layers.dft_matrices.pair_counts` shaped to broadcast along axis ``dims[-1]`` of ``grad``."""
+    c = pair_counts(n, columns).to(dtype=grad.real.dtype, device=grad.device)
     return c.view(-1, *([1] * (grad.ndim - 1 - dims[-1])))
 
 

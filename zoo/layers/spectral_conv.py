@@ -12,6 +12,10 @@ Every operator and Fourier mixer in `zoo` builds on :class:`SpectralConv`. Three
   axes (cuFFT and pocketfft disagree on such spectra, pytorch#154496). The gradients are pruned
   transforms too, and on CPU an axis with few kept modes is a GEMM with its DFT matrix
   (:mod:`zoo.layers.pruned_fft`).
+* Mixed precision and compilation use a second path, the truncated DFT as real GEMMs
+  (:mod:`zoo.layers.truncated_dft`): there is no bf16 FFT, half-precision FFTs need powers of
+  two, and ``torch.compile`` generates no code for complex tensors. ``transform="auto"`` takes it
+  for bf16/fp16 inputs, under autocast, and while compiling; float32 eager keeps the FFT path.
 * Weights are real tensors with a trailing ``(re, im)`` axis, laid out mode-major
   ``(*kept_modes, in_channels, out_channels, 2)`` so the contraction is one batched GEMM per mode
   and optimizers, AMP, DDP and checkpoints only ever see real parameters.
@@ -27,6 +31,7 @@ from torch import nn
 
 from zoo.layers.mode_product import BACKENDS, mode_product, resolve_backend
 from zoo.layers.pruned_fft import pruned_irfftn, pruned_rfftn
+from zoo.layers.truncated_dft import dft_preferred, mode_product_pairs, truncated_irdft, truncated_rdft
 from zoo.layers.validation import check_field
 
 
@@ -44,6 +49,9 @@ def kept_frequencies(n: int, modes: int, *, last_axis: bool) -> tuple[int, int]:
     return min(modes, (n + 1) // 2), min(modes, n // 2)
 
 
+TRANSFORMS = ("auto", "fft", "dft")
+
+
 class SpectralConv(nn.Module):
     """Fourier-domain convolution keeping the lowest ``modes[d]`` frequencies of each axis.
 
@@ -55,11 +63,16 @@ class SpectralConv(nn.Module):
             ``modes[-1]`` non-negative frequencies.
         backend: ``"auto"`` (the path measured fastest: torch, see ``resolve_backend``), ``"torch"``
             or ``"triton"`` (the fused kernels, opt-in; an error naming the reason when they cannot run).
+        transform: ``"auto"``, ``"fft"`` (pruned FFTs, complex arithmetic, float32/float64) or
+            ``"dft"`` (truncated DFT as real GEMMs in the input's dtype, float32 accumulation).
+            ``"auto"`` picks ``"dft"`` for bf16/fp16 inputs, under autocast and inside
+            ``torch.compile``, ``"fft"`` otherwise (and always with ``backend="triton"``).
 
     Shapes:
         input ``(B, in_channels, *spatial)`` with any spatial size, output
-        ``(B, out_channels, *spatial)``. Half-precision inputs are transformed in float32 (there
-        is no bf16 FFT) and the output is cast back to the input dtype.
+        ``(B, out_channels, *spatial)``, in the input's dtype (under autocast, the autocast dtype, as
+        a GEMM's output). On the ``"fft"`` path half-precision inputs are transformed in float32
+        (there is no bf16 FFT).
     """
 
     def __init__(
@@ -69,6 +82,7 @@ class SpectralConv(nn.Module):
         modes: Sequence[int],
         *,
         backend: str = "auto",
+        transform: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -80,10 +94,15 @@ class SpectralConv(nn.Module):
             raise ValueError(f"every entry of modes must be >= 1, got modes={modes}")
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+        if transform not in TRANSFORMS:
+            raise ValueError(f"unknown transform {transform!r}; choose one of {TRANSFORMS}")
+        if transform == "dft" and backend == "triton":
+            raise ValueError("transform='dft' computes its mode product with torch; use backend='auto' or 'torch'")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.modes = modes
         self.backend = backend
+        self.transform_kind = transform
         kept = tuple(2 * m for m in modes[:-1]) + (modes[-1],)
         self.weight = nn.Parameter(
             torch.empty(*kept, in_channels, out_channels, 2, device=device, dtype=dtype)
@@ -101,7 +120,8 @@ class SpectralConv(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.in_channels}, {self.out_channels}, modes={self.modes}, backend={self.backend!r}"
+            f"{self.in_channels}, {self.out_channels}, modes={self.modes}, backend={self.backend!r}, "
+            f"transform={self.transform_kind!r}"
         )
 
     def forward(self, x: torch.Tensor, *, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -113,6 +133,13 @@ class SpectralConv(nn.Module):
         """
         check_field(x, self.in_channels, self.ndim, name="SpectralConv input")
         spatial = x.shape[2:]
+        if self.resolve_transform(x) == "dft":
+            kept = self.kept_per_axis(spatial)
+            y_hat = mode_product_pairs(truncated_rdft(x, kept), self.weight_for(spatial))
+            out = truncated_irdft(y_hat, kept, spatial)
+            if bias is not None:
+                out = out + bias.to(out.dtype).view(-1, *([1] * self.ndim))
+            return out
         field = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
         if self.ndim > 1 and resolve_backend(field, self.backend) == "triton":
             # The Triton kernel reads the kept rows of the last-transformed outer axis straight from
@@ -128,6 +155,14 @@ class SpectralConv(nn.Module):
             y_hat = y_hat.clone()  # the mode product's output may be a view it owns
             y_hat[(slice(None), slice(None), *([0] * self.ndim))] += bias
         return self.inverse_transform(y_hat, spatial).to(x.dtype)
+
+    def resolve_transform(self, x: torch.Tensor) -> str:
+        """``"fft"`` or ``"dft"``: what ``transform`` selects for the input ``x`` here."""
+        if self.transform_kind != "auto":
+            return self.transform_kind
+        if self.backend == "triton":
+            return "fft"
+        return "dft" if dft_preferred(x) else "fft"
 
     def kept_per_axis(self, spatial: Sequence[int]) -> list[tuple[int, int]]:
         """``(non-negative, negative)`` frequency counts kept on each axis of this grid."""

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from zoo.layers.truncated_dft import dft_preferred, truncated_irdft, truncated_rdft
 from zoo.layers.validation import check_field
 from zoo.models.field_operators import _build_backbone
 from zoo.models.registry import register_model
@@ -41,6 +42,10 @@ def spectral_resample(u: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
         return u
     kept_x = (min(u.shape[-2], h) + 1) // 2  # frequencies 0..kept-1 and -(kept-1)..-1
     kept_y = (min(u.shape[-1], w) + 1) // 2
+    if dft_preferred(u):
+        # bf16, autocast or compiled: the same modes by real GEMMs (no complex tensors).
+        kept = [(kept_x, kept_x - 1), (kept_y, 0)]
+        return truncated_irdft(truncated_rdft(u, kept), kept, (h, w))
     coefficients = torch.fft.rfft2(u, norm="forward")
     resampled = coefficients.new_zeros(*u.shape[:-2], h, w // 2 + 1)
     resampled[..., :kept_x, :kept_y] = coefficients[..., :kept_x, :kept_y]

@@ -37,6 +37,7 @@ from torch import nn
 from zoo.layers.mixers.base import FourierMixer, transform_dtype
 from zoo.layers.mixers.spectrum import kept_per_axis
 from zoo.layers.pruned_fft import pruned_irfftn, pruned_rfftn
+from zoo.layers.truncated_dft import dft_preferred, truncated_irdft, truncated_rdft
 
 NORMS = ("forward", "ortho")
 
@@ -124,6 +125,8 @@ class AFNOMixer(FourierMixer):
         kept = kept_per_axis(spatial, self.modes)
         # "ortho" coefficients are the "forward" ones times sqrt(N), its inverse divides by sqrt(N).
         scale = math.sqrt(math.prod(spatial)) if self.norm == "ortho" else 1.0
+        if dft_preferred(x):
+            return self._mix_grid_dft(x, kept, scale)
         # Channels first: the FFTs run over contiguous axes, and each block's MLP is one batched
         # GEMM over all frequencies with no further copies (faster on CPU than channels last).
         fields = rearrange(transform_dtype(x), "b ... c -> b c ...").contiguous()
@@ -135,6 +138,20 @@ class AFNOMixer(FourierMixer):
             z = torch.view_as_complex(F.softshrink(torch.view_as_real(z), self.sparsity_threshold))
         y = pruned_irfftn(z.reshape(x_hat.shape), dims, kept, spatial) / scale
         return rearrange(y, "b c ... -> b ... c").to(x.dtype)
+
+    def _mix_grid_dft(self, x: torch.Tensor, kept, scale: float) -> torch.Tensor:
+        """:meth:`mix_grid` on ``(re, im)`` pairs with real GEMMs (:mod:`zoo.layers.truncated_dft`):
+        in bf16/fp16, under autocast, and compiled (no complex tensors)."""
+        spatial = x.shape[1:-1]
+        fields = rearrange(x, "b ... c -> b c ...").contiguous()
+        x_hat = truncated_rdft(fields, kept) * scale
+        z = rearrange(x_hat, "b (n i) ... two -> b n i (...) two", n=self.num_blocks)
+        z = F.relu(_block_linear_pairs(z, self.w1, self.b1))
+        z = _block_linear_pairs(z, self.w2, self.b2)
+        if self.sparsity_threshold > 0:
+            z = F.softshrink(z, self.sparsity_threshold)
+        y = truncated_irdft(z.reshape(x_hat.shape), kept, spatial) / scale
+        return rearrange(y, "b c ... -> b ... c")
 
     def extra_repr(self) -> str:
         return (
@@ -148,6 +165,19 @@ def _block_linear(z: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | No
     real_dtype = z.real.dtype
     out = torch.matmul(torch.view_as_complex(weight.to(real_dtype)).transpose(1, 2), z)
     return out if bias is None else out + torch.view_as_complex(bias.to(real_dtype))[..., None]
+
+
+def _block_linear_pairs(z: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """:func:`_block_linear` on pairs: ``z (B, n, i, K, 2)`` -> ``(B, n, o, K, 2)``, one real GEMM.
+
+    ``[[W_re^T, -W_im^T], [W_im^T, W_re^T]] @ [z_re; z_im] = [y_re; y_im]``.
+    """
+    batch, blocks, width, modes, _ = z.shape
+    w_re, w_im = weight.to(z.dtype).transpose(1, 2).unbind(-1)  # (n, o, i) each
+    block = torch.cat([torch.cat([w_re, -w_im], dim=-1), torch.cat([w_im, w_re], dim=-1)], dim=-2)
+    stacked = z.permute(0, 1, 4, 2, 3).reshape(batch, blocks, 2 * width, modes)
+    out = torch.matmul(block, stacked).view(batch, blocks, 2, -1, modes).permute(0, 1, 3, 4, 2)
+    return out if bias is None else out + bias.to(out.dtype)[:, :, None, :]
 
 
 def _split_relu(z: torch.Tensor) -> torch.Tensor:
