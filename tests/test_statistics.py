@@ -155,3 +155,14 @@ def test_statistics_pool_trajectories_and_accept_a_single_one():
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_statistics_plots_are_written_as_png(tmp_path):
+    from zoo.eval.plots import plot_flow_statistics
+
+    reference = flow_statistics(random_flow(6, 16, seed=6), dt=0.1, viscosity=1e-3, length=2 * math.pi)
+    model = flow_statistics(1.1 * random_flow(6, 16, seed=7), dt=0.1, viscosity=1e-3, length=2 * math.pi, bins=reference.bins)
+    paths = plot_flow_statistics({"solver": reference, "model": model}, tmp_path, prefix="x-")
+    assert sorted(paths) == ["autocorrelation", "energy", "pdf", "spectrum"]
+    for path in paths.values():
+        assert path.name.startswith("x-") and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
