@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from pathlib import Path
 
 import torch
 
-from zoo.data.generate import generate
+from zoo.data.generate import generate, shard_samples
 from zoo.data.kolmogorov import kolmogorov_recipe
-from zoo.data.store import read_directory
+from zoo.data.store import read_directory, shard_name, shard_ranges
 from zoo.eval.plots import plot_curves, plot_fields, plot_flow_statistics
-from zoo.eval.statistics import flow_statistics
+from zoo.eval.statistics import compare_statistics, flow_statistics
 from zoo.models.multiscale import spectral_resample
 from zoo.pde.kolmogorov import DOMAIN_LENGTH, kolmogorov_flow
 from zoo.pde.random_fields import gaussian_random_field
@@ -140,10 +139,36 @@ def reference_statistics() -> dict:
         })
     summary = {"samples": w.shape[0], "frames": w.shape[1], "record_every": RECORD_EVERY, **stats.summary(),
                "energy_spectrum": stats.energy_spectrum.tolist(), "blocks_of_100_time_units": blocks}
+    finished = _finished_samples(DATA / "re500-train")
+    if finished:
+        # Two independent solver data sets: the distances' floor from sampling alone (and a check that
+        # the short trajectories' spin-up reached the same attractor as the long one's).
+        train = read_directory(DATA / "re500-train", (0, finished))[0]["vorticity"][..., ::2, ::2]
+        distances, train_stats, _ = compare_statistics(train, w, dt=RECORD_EVERY, viscosity=1 / REYNOLDS, length=DOMAIN_LENGTH)
+        distances.pop("correlation_time_relative_error")  # 5-unit trajectories cannot measure it
+        summary["train_set_vs_reference"] = {"train_samples": finished, **distances, "train_summary": train_stats.summary()}
+        plot_curves(
+            {"reference (long)": (stats.k[1:33].tolist(), stats.energy_spectrum[1:33].tolist()),
+             f"train set ({finished} x 5 time units, every 2nd point)": (train_stats.k[1:33].tolist(), train_stats.energy_spectrum[1:33].tolist())},
+            FIGURES / "train-vs-reference-spectrum.png", xlabel="k", ylabel="E(k)", logx=True, logy=True,
+        )
     (DATA / "reference_statistics.json").write_text(json.dumps(summary, indent=2) + "\n")
     plot_flow_statistics({"solver 128x128 (stored 64x64)": stats}, FIGURES, prefix="reference-")
     print(json.dumps({k: v for k, v in summary.items() if k != "energy_spectrum"}, indent=1))
     return summary
+
+
+def _finished_samples(directory: Path) -> int:
+    """How many leading samples of a (possibly still generating) data set are in finished shards."""
+    if not (directory / "dataset.json").exists():
+        return 0
+    manifest = json.loads((directory / "dataset.json").read_text())
+    count = 0
+    for index, (start, stop) in enumerate(shard_ranges(manifest["samples"], manifest["shard_size"])):
+        if shard_samples(directory / shard_name(index)) != (start, stop):
+            break
+        count = stop
+    return count
 
 
 def main() -> None:
