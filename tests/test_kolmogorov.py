@@ -85,3 +85,14 @@ def test_negative_reynolds_or_drag_is_refused():
     with pytest.raises(ValueError, match="drag"):
         kolmogorov_flow(torch.zeros(1, 8, 8), 100.0, 0.1, 0.1, drag=-0.1)
     assert math.isfinite(float(kolmogorov_flow(torch.zeros(1, 8, 8), 100.0, 0.1, 0.1).abs().max()))
+
+
+def test_recipe_solved_in_segments_matches_one_solve(monkeypatch):
+    import zoo.data.kolmogorov as module
+
+    whole = tiny_recipe().solve(0, 1, 3)["vorticity"]
+    monkeypatch.setattr(module, "_SEGMENT", 2)
+    segmented = tiny_recipe().solve(0, 1, 3)["vorticity"]
+    assert segmented.shape == whole.shape == (1, 4, 8, 8)
+    # Restarting from the stored float32 state only rounds it: agreement to float32 precision.
+    torch.testing.assert_close(segmented, whole, rtol=0, atol=1e-5 * float(whole.abs().max()))
