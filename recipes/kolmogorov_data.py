@@ -3,6 +3,7 @@
     python recipes/kolmogorov_data.py generate reference [--samples N]  # long trajectories, 64x64
     python recipes/kolmogorov_data.py generate train [--samples N]      # short trajectories, 128x128
     python recipes/kolmogorov_data.py generate test [--samples N]       # rollout initial states, 128x128
+    python recipes/kolmogorov_data.py spin-up     # energy from a random field with and without drag (figure)
     python recipes/kolmogorov_data.py validate    # 128 vs 256 from one attractor state (figures, JSON)
     python recipes/kolmogorov_data.py statistics  # the solver's statistics of the reference (targets)
 
@@ -66,6 +67,30 @@ def attractor_state(reynolds: float, seed: int) -> torch.Tensor:
     w = gaussian_random_field(1, 64, seed=seed)
     w = kolmogorov_flow(w, reynolds, 50.0, 50.0, drag=DRAG)[:, -1]
     return kolmogorov_flow(spectral_resample(w, 128), reynolds, 10.0, 10.0, drag=DRAG)[:, -1]
+
+
+def spin_up_with_and_without_drag(drag_free_time: float = 100.0, drag_time: float = 400.0) -> None:
+    """Energy, and its part in k = 1, from one random field at 64x64, with drag 0.1 and without.
+
+    Without drag the run stops at the first blow-up (the growing k = 1 condensate speeds the flow up).
+    """
+    from zoo.eval.spectra import kinetic_energy, kinetic_energy_spectrum
+
+    curves = {}
+    for drag, t_end in ((0.0, drag_free_time), (DRAG, drag_time)):
+        w, times, energy, energy_k1 = gaussian_random_field(1, 64, seed=0), [], [], []
+        for t in range(1, round(t_end) + 1):
+            try:
+                w = kolmogorov_flow(w, REYNOLDS, 1.0, 0.5, drag=drag)[:, -1]
+            except FloatingPointError:
+                print(f"drag {drag}: blew up before t = {t}", flush=True)
+                break
+            times.append(t)
+            energy.append(float(kinetic_energy(w.double(), length=DOMAIN_LENGTH)))
+            energy_k1.append(float(kinetic_energy_spectrum(w.double(), length=DOMAIN_LENGTH)[1][0, 1]))
+        curves[f"drag {drag:g}: energy"] = (times, energy)
+        curves[f"drag {drag:g}: energy in k=1"] = (times, energy_k1)
+    plot_curves(curves, FIGURES / "spin-up-drag.png", xlabel="t", ylabel="kinetic energy", title="Re=500, 64x64, from one random field")
 
 
 def relative_l2(a: torch.Tensor, b: torch.Tensor) -> list[float]:
@@ -173,7 +198,7 @@ def _finished_samples(directory: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["generate", "validate", "statistics"])
+    parser.add_argument("action", choices=["generate", "validate", "statistics", "spin-up"])
     parser.add_argument("name", nargs="?", choices=sorted(DATA_SETS), help="data set to generate")
     parser.add_argument("--samples", type=int, default=None)
     parser.add_argument("--reynolds", type=float, nargs="+", default=[500.0, 1000.0], help="validate these")
@@ -183,6 +208,8 @@ def main() -> None:
         if args.name is None:
             parser.error("generate needs a data set name")
         generate_set(args.name, args.samples)
+    elif args.action == "spin-up":
+        spin_up_with_and_without_drag()
     elif args.action == "validate":
         validate(tuple(args.reynolds))
     else:
