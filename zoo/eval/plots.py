@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from zoo.files import atomic_path
+
+if TYPE_CHECKING:
+    from zoo.eval.statistics import FlowStatistics
 
 
 def save_figure(figure: Figure, path: str | os.PathLike) -> Path:
@@ -103,3 +106,26 @@ def _scalar_keys(records: Sequence[dict[str, Any]], *, exclude: tuple[str, ...])
     for record in records:
         keys += [k for k, v in record.items() if k not in keys and k not in exclude and isinstance(v, (int, float))]
     return keys
+
+
+def plot_flow_statistics(
+    statistics: Mapping[str, FlowStatistics], directory: str | os.PathLike, *, prefix: str = ""
+) -> dict[str, Path]:
+    """The attractor statistics of several flows (e.g. solver and model), one PNG each, in ``directory``.
+
+    Writes ``{prefix}spectrum.png`` (``E(k)``, log-log), ``{prefix}pdf.png`` (vorticity density in units
+    of the first flow's standard deviation, log density), ``{prefix}energy.png`` (kinetic energy of
+    each flow's first trajectory against time) and ``{prefix}autocorrelation.png``.
+    """
+    directory = Path(directory)
+    scale = next(iter(statistics.values())).vorticity_std
+    spectra = {name: (s.k[1:].tolist(), s.energy_spectrum[1:].tolist()) for name, s in statistics.items()}
+    pdfs = {name: ((0.5 * (s.bins[1:] + s.bins[:-1]) / scale).tolist(), (s.pdf * scale).tolist()) for name, s in statistics.items()}
+    energies = {name: (s.times.tolist(), s.energy[0].tolist()) for name, s in statistics.items()}
+    correlations = {f"{name} (tau = {s.correlation_time:.3g})": (s.lags.tolist(), s.autocorrelation.tolist()) for name, s in statistics.items()}
+    return {
+        "spectrum": plot_curves(spectra, directory / f"{prefix}spectrum.png", xlabel="k", ylabel="E(k)", logx=True, logy=True),
+        "pdf": plot_curves(pdfs, directory / f"{prefix}pdf.png", xlabel="w / std", ylabel="density", logy=True),
+        "energy": plot_curves(energies, directory / f"{prefix}energy.png", xlabel="t", ylabel="kinetic energy"),
+        "autocorrelation": plot_curves(correlations, directory / f"{prefix}autocorrelation.png", xlabel="lag", ylabel="C(lag)"),
+    }

@@ -1,7 +1,8 @@
 """2D incompressible Navier-Stokes in vorticity form on the periodic unit square (the FNO benchmark).
 
-    dw/dt + u . grad(w) = nu Laplacian(w) + f,    u = (d psi/dy, -d psi/dx),    -Laplacian(psi) = w
+    dw/dt + u . grad(w) = nu Laplacian(w) - alpha w + f,    u = (d psi/dy, -d psi/dx),    -Laplacian(psi) = w
 
+with an optional linear drag ``alpha`` (bottom friction; 0 by default, the FNO benchmark's), and
 optionally carrying a passive scalar ``dc/dt + u . grad(c) = kappa Laplacian(c)`` (a second fluid
 system for fine-tuning: the same flow, one more channel).
 
@@ -85,6 +86,7 @@ def navier_stokes_2d(
     forcing: Forcing = "fno",
     dt: float | None = None,
     *,
+    drag: float = 0.0,
     progress: bool = False,
 ) -> torch.Tensor:
     """Solve from vorticity ``w0`` ``(B, H, W)`` and return it at ``t = record_every, 2 record_every, ..., t_end``: ``(B, T, H, W)``.
@@ -92,11 +94,16 @@ def navier_stokes_2d(
     ``forcing``: ``"fno"`` (the paper's), ``None``, a callable ``f(x, y)`` of grid coordinates
     (``periodic_grid``), or a tensor ``(H, W)`` / ``(B, H, W)``; it is constant in time.
     ``dt`` defaults to ``default_time_step(H, record_every)`` (0.01 at 64x64, Courant number 0.64 at
-    unit velocity); it is rounded down so that each record falls on a step. Runs on ``w0``'s device
+    unit velocity); it is rounded down so that each record falls on a step. ``drag``: the linear
+    friction ``alpha >= 0`` on the vorticity, integrated with the diffusion by Crank-Nicolson (it
+    keeps the energy of a forced 2D flow from piling up in the largest scale, Kochkov et al. 2021's
+    Kolmogorov flow uses 0.1 on the (0, 2 pi)^2 domain). Runs on ``w0``'s device
     and dtype (complex64 FFTs for float32). Raises if the solution stops being finite (too large a step).
     """
     _check_vorticity(w0, viscosity)
-    return _solve(w0[:, None], [viscosity], t_end, record_every, forcing, dt, progress)[:, :, 0]
+    if drag < 0:
+        raise ValueError(f"drag must be non-negative, got {drag}")
+    return _solve(w0[:, None], [viscosity], t_end, record_every, forcing, dt, progress, drag=drag)[:, :, 0]
 
 
 def passive_scalar_2d(
@@ -141,8 +148,11 @@ def _solve(
     forcing: Forcing,
     dt: float | None,
     progress: bool,
+    drag: float = 0.0,
 ) -> torch.Tensor:
-    """Advance ``fields0`` ``(B, F, n, n)`` (vorticity first, then passive scalars); return ``(B, T, F, n, n)``."""
+    """Advance ``fields0`` ``(B, F, n, n)`` (vorticity first, then passive scalars); return ``(B, T, F, n, n)``.
+
+    ``drag`` damps the vorticity (field 0) only."""
     resolution = fields0.shape[-1]
     n_records, steps_per_record, dt = record_schedule(t_end, record_every, dt or default_time_step(resolution, record_every))
     spectrum = PeriodicSpectrum2d(resolution, device=fields0.device, dtype=fields0.dtype)
@@ -154,7 +164,8 @@ def _solve(
     def advection_and_forcing(f_hat: torch.Tensor) -> torch.Tensor:
         return forcing_hat - spectrum.advection(*spectrum.velocity_from_vorticity(f_hat[:, 0]), f_hat)
 
-    step = CrankNicolsonHeun(kappa, spectrum.k2, dt)
+    damping = torch.tensor([drag] + [0.0] * (len(diffusivities) - 1), dtype=fields0.dtype, device=fields0.device).view(-1, 1, 1)
+    step = CrankNicolsonHeun(kappa, spectrum.k2, dt, drag=damping)
     return integrate(
         f_hat, step, advection_and_forcing, n_records, steps_per_record, name="navier_stokes_2d", record_every=record_every, progress=progress
     )
