@@ -1,0 +1,413 @@
+"""The multi-physics pretraining corpus (issue #16, section 1) and its downstream transfer systems.
+
+The corpus is a table, ``SYSTEMS``: each ``System`` is one PDE in one regime, a ``Recipe`` for
+``zoo.data.generate`` plus its trajectory counts per split. Systems flagged ``downstream`` are the
+transfer targets of the sample-efficiency benchmark and never enter pretraining.
+
+Every system is built by one function, ``field_recipe``: draw each field's initial condition from
+its law on the solve grid, run the solver, prepend the initial frame, and store every frame at
+64x64 by spectral truncation (``spectral_resample``; exact for the modes the coarse grid holds), so
+a system that needs a finer solve than its storage grid states both in its data card.
+
+Seeds: one root seed; the data set of (system, split) is generated with
+``dataset_seed(root, system, split)`` and its sample ``i`` with ``sample_seed(that, i)``.
+``check_seed_streams`` proves that no two data sets of the table share a sample seed (each data
+set's sample seeds are one interval of 32-bit integers, so disjoint intervals suffice), and
+``generate_corpus`` refuses to run otherwise.
+
+Layout written by ``generate_corpus(root)``::
+
+    <root>/corpus.json                   the table: systems, fields, splits, seeds, shapes, statistics
+    <root>/<system>/DATACARD.md          equation, parameters, solver, dt, grids, seeds, statistics
+    <root>/<system>/<split>/             a zoo data set (dataset.json + shard-*.safetensors), each
+                                         field (trajectories, frames, 64, 64) float32
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from zoo.data.generate import SEED_STRIDE, Recipe, generate, sample_generators, shard_samples
+from zoo.data.store import read_shard, shard_name, shard_ranges
+from zoo.files import atomic_write_text
+from zoo.models.multiscale import spectral_resample
+from zoo.pde.navier_stokes import FORCING_FORMULAS, default_time_step, navier_stokes_2d, passive_scalar_2d
+from zoo.pde.random_fields import gaussian_random_field
+
+STORE_RESOLUTION = 64
+ROOT_SEED = 16  # issue #16
+SPLITS = ("train", "val", "test")
+AXES = ["sample", "time", "x", "y"]
+
+# A solver as the corpus calls it: initial fields, each (B, n, n), and (t_end, record_every) ->
+# the fields at t = record_every, ..., t_end, each (B, T, n, n), in the same order.
+FieldSolver = Callable[[list[torch.Tensor], float, float], Sequence[torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class RandomField:
+    """Initial-condition law of one field: ``offset + g`` with ``g`` a periodic Gaussian random field.
+
+    ``g ~ gaussian_random_field(alpha, tau, sigma)`` (the FNO paper's law and convention; sigma
+    ``None``: ``tau^(alpha - 1)``, std ~ 0.26 at alpha 2.5, tau 7). ``sigma = 0`` is the constant
+    field ``offset`` and draws nothing from the generator.
+    """
+
+    alpha: float = 2.5
+    tau: float = 7.0
+    sigma: float | None = None
+    offset: float = 0.0
+
+    def sample(self, generator: torch.Generator, resolution: int) -> torch.Tensor:
+        """One draw on the ``resolution`` grid: ``(resolution, resolution)`` float64."""
+        if self.sigma == 0:
+            return torch.full((resolution, resolution), float(self.offset), dtype=torch.float64)
+        g = gaussian_random_field(1, resolution, alpha=self.alpha, tau=self.tau, sigma=self.sigma, generator=generator, dtype=torch.float64)
+        return self.offset + g[0]
+
+    def describe(self) -> dict[str, Any]:
+        if self.sigma == 0:
+            return {"law": "constant", "value": self.offset}
+        sigma = self.tau ** (self.alpha - 1.0) if self.sigma is None else self.sigma
+        return {"law": "offset + gaussian_random_field", "offset": self.offset, "alpha": self.alpha, "tau": self.tau, "sigma": sigma}
+
+
+@dataclass(frozen=True)
+class KolmogorovForcing:
+    """Vorticity forcing ``amplitude sin(2 pi wavenumber y)``: a shear of ``wavenumber`` periods across y."""
+
+    amplitude: float
+    wavenumber: int
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        del x  # uniform in x
+        return self.amplitude * torch.sin(2 * math.pi * self.wavenumber * y)
+
+    @property
+    def formula(self) -> str:
+        return f"{self.amplitude:g} sin({2 * self.wavenumber} pi y)"
+
+
+def field_recipe(
+    *,
+    equation: str,
+    initial: dict[str, RandomField],
+    solver: FieldSolver,
+    parameters: dict[str, Any],
+    solver_info: dict[str, Any],
+    solve_resolution: int,
+    record_every: float,
+    records: int,
+    store_resolution: int = STORE_RESOLUTION,
+) -> Recipe:
+    """A recipe storing each field of ``initial`` as ``(n, records + 1, store, store)`` at t = 0, record_every, ...
+
+    Per sample, the fields' initial conditions are drawn in the order of ``initial`` from the
+    sample's own generator on the ``solve_resolution`` grid; the solver runs there in float32, and
+    every frame (the initial one included) is truncated spectrally to ``store_resolution``.
+    """
+    if store_resolution > solve_resolution:
+        raise ValueError(f"store_resolution {store_resolution} exceeds solve_resolution {solve_resolution}: solve at least as fine as stored")
+    names = list(initial)
+    description = {
+        "parameters": parameters,
+        "initial_condition": {name: law.describe() for name, law in initial.items()},
+        "grid": {"shape": [store_resolution] * 2, "domain": [[0.0, 1.0], [0.0, 1.0]], "points": "x_i = i / n", "periodic": True},
+        "times": [round(i * record_every, 12) for i in range(records + 1)],
+        "solver": {**solver_info, "dtype": "float32", "resolution": solve_resolution,
+                   "storage": f"spectral truncation {solve_resolution} -> {store_resolution}" if solve_resolution != store_resolution else "as solved"},
+    }
+
+    def solve(start: int, stop: int, seed: int) -> dict[str, torch.Tensor]:
+        initial_fields = [[] for _ in names]
+        for g in sample_generators(seed, start, stop):
+            for drawn, law in zip(initial_fields, initial.values()):
+                drawn.append(law.sample(g, solve_resolution))
+        fields0 = [torch.stack(drawn).float() for drawn in initial_fields]
+        solved = solver(fields0, records * record_every, record_every)
+        return {
+            name: spectral_resample(torch.cat([u0[:, None], u], dim=1), store_resolution).contiguous()
+            for name, u0, u in zip(names, fields0, solved)
+        }
+
+    return Recipe(equation=equation, fields={name: AXES for name in names}, description=description, solve=solve)
+
+
+# ----------------------------------------------------------------------------------------------
+# Recipe builders, one per solver.
+
+_NS_SCHEME = "pseudo-spectral, 2/3 dealiasing, Crank-Nicolson diffusion + Heun advection"
+
+
+def _forcing_formula(forcing: str | KolmogorovForcing | None) -> str:
+    if forcing is None:
+        return "none (decaying)"
+    return forcing.formula if isinstance(forcing, KolmogorovForcing) else FORCING_FORMULAS[forcing]
+
+
+def navier_stokes_system(
+    *,
+    viscosity: float,
+    forcing: str | KolmogorovForcing | None,
+    solve_resolution: int,
+    record_every: float,
+    records: int,
+    diffusivity: float | None = None,
+    vorticity: RandomField = RandomField(),
+    scalar: RandomField = RandomField(),
+) -> Recipe:
+    """Vorticity (and, with ``diffusivity``, a passive scalar) of ``zoo.pde.navier_stokes_2d``."""
+    dt = record_every / round(record_every / default_time_step(solve_resolution, record_every))
+    parameters = {"viscosity": viscosity, "forcing": _forcing_formula(forcing)}
+    info = {"function": "zoo.pde.navier_stokes_2d", "scheme": _NS_SCHEME, "dt": dt}
+    if diffusivity is None:
+        def solver(fields0, t_end, every):
+            return [navier_stokes_2d(fields0[0], viscosity, t_end, every, forcing=forcing, dt=dt)]
+
+        return field_recipe(equation="navier_stokes_2d", initial={"vorticity": vorticity}, solver=solver, parameters=parameters,
+                            solver_info=info, solve_resolution=solve_resolution, record_every=record_every, records=records)
+
+    def solver(fields0, t_end, every):
+        return passive_scalar_2d(fields0[0], fields0[1], viscosity, diffusivity, t_end, every, forcing=forcing, dt=dt)
+
+    return field_recipe(equation="navier_stokes_2d_passive_scalar", initial={"vorticity": vorticity, "scalar": scalar}, solver=solver,
+                        parameters=parameters | {"diffusivity": diffusivity}, solver_info=info | {"function": "zoo.pde.passive_scalar_2d"},
+                        solve_resolution=solve_resolution, record_every=record_every, records=records)
+
+
+# ----------------------------------------------------------------------------------------------
+# The table.
+
+
+@dataclass(frozen=True)
+class System:
+    """One named system: its recipe, trajectories per split, solver batch (= shard) size, role."""
+
+    name: str
+    recipe: Recipe
+    trajectories: dict[str, int]
+    shard_size: int = 25
+    downstream: bool = False
+    note: str = ""
+
+    @property
+    def fields(self) -> list[str]:
+        return list(self.recipe.fields)
+
+    @property
+    def frames(self) -> int:
+        return len(self.recipe.description["times"])
+
+    def pairs(self, split: str = "train") -> int:
+        """Consecutive frame pairs ``(u(t), u(t + record_every))`` in ``split``."""
+        return self.trajectories.get(split, 0) * (self.frames - 1)
+
+
+def _systems() -> dict[str, System]:
+    ns = navier_stokes_system
+    corpus_splits = {"train": 240, "val": 8, "test": 32}
+    systems = [
+        System("ns_nu1e-3_fno", ns(viscosity=1e-3, forcing="fno", solve_resolution=64, record_every=1.0, records=20), corpus_splits,
+               note="the FNO paper's nu = 1e-3 setting, 64x64 resolves it"),
+        System("ns_nu1e-4_fno", ns(viscosity=1e-4, forcing="fno", solve_resolution=128, record_every=1.0, records=20),
+               {"train": 120, "val": 8, "test": 32}, shard_size=8, note="solved at 128 (64 under-resolves nu = 1e-4)"),
+        System("ns_decaying_nu1e-4", ns(viscosity=1e-4, forcing=None, solve_resolution=128, record_every=1.0, records=20),
+               {"train": 120, "val": 8, "test": 32}, shard_size=8, note="freely decaying turbulence from the FNO initial law"),
+        System("ns_kolmogorov_k2", ns(viscosity=1e-3, forcing=KolmogorovForcing(0.1, 2), solve_resolution=64, record_every=1.0, records=20),
+               corpus_splits),
+        System("ns_kolmogorov_k4", ns(viscosity=1e-3, forcing=KolmogorovForcing(0.1, 4), solve_resolution=64, record_every=1.0, records=20),
+               corpus_splits),
+        System("ns_passive_scalar", ns(viscosity=1e-3, forcing="fno", solve_resolution=64, record_every=1.0, records=20, diffusivity=1e-3),
+               corpus_splits, note="the nu = 1e-3 FNO flow carrying a passive scalar"),
+        # Downstream (a): a coefficient and a forcing of a corpus equation that the corpus never shows.
+        System("ns_nu5e-4_kolmogorov_k3",
+               ns(viscosity=5e-4, forcing=KolmogorovForcing(0.1, 3), solve_resolution=64, record_every=1.0, records=20),
+               {"train": 256, "val": 16, "test": 32}, downstream=True, note="transfer target: new viscosity and forcing wavenumber"),
+    ]
+    return {system.name: system for system in systems}
+
+
+SYSTEMS: dict[str, System] = _systems()
+
+
+def corpus_systems(*, downstream: bool = False) -> list[System]:
+    """The pretraining systems (``downstream=False``) or the transfer targets (``True``)."""
+    return [system for system in SYSTEMS.values() if system.downstream == downstream]
+
+
+# ----------------------------------------------------------------------------------------------
+# Seeds.
+
+
+def dataset_seed(root: int, system: str, split: str) -> int:
+    """The ``zoo.data.generate`` seed of ``system``'s ``split``: a 31-bit hash of (root, system, split)."""
+    return zlib.crc32(f"zoo-corpus/{root}/{system}/{split}".encode()) % 2**31
+
+
+def check_seed_streams(root: int, systems: Sequence[System] | None = None) -> None:
+    """Raise ``ValueError`` if two data sets of ``systems`` (every split) could share a sample seed.
+
+    Data set ``s`` with ``n`` samples uses the 32-bit seeds ``s * SEED_STRIDE + [0, n)`` (mod 2^32):
+    an interval on the circle of 2^32 integers, so pairwise disjoint intervals mean disjoint seeds.
+    """
+    intervals = sorted(
+        ((dataset_seed(root, system.name, split) * SEED_STRIDE) % 2**32, count, f"{system.name}/{split}")
+        for system in (SYSTEMS.values() if systems is None else systems)
+        for split, count in system.trajectories.items()
+    )
+    for (start, count, name), (next_start, _, next_name) in zip(intervals, intervals[1:] + [(intervals[0][0] + 2**32, 0, intervals[0][2])]):
+        if start + count > next_start:
+            raise ValueError(f"root seed {root}: sample seeds of {name} and {next_name} overlap; choose another root seed")
+
+
+# ----------------------------------------------------------------------------------------------
+# Generation, statistics and data cards.
+
+
+def generate_corpus(
+    root: Path,
+    *,
+    systems: Sequence[str] | None = None,
+    splits: Sequence[str] = SPLITS,
+    seed: int = ROOT_SEED,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Generate (or resume) ``systems`` (default: every system, corpus first) split by split into ``root``.
+
+    Finished shards are kept; each finished split gets its statistics, each system its
+    ``DATACARD.md``, and ``root/corpus.json`` is rewritten after every split. Returns that table.
+    """
+    root = Path(root)
+    names = list(systems) if systems is not None else [s.name for s in corpus_systems()] + [s.name for s in corpus_systems(downstream=True)]
+    unknown = sorted(set(names) - set(SYSTEMS))
+    if unknown:
+        raise ValueError(f"unknown systems {unknown}; the corpus has {sorted(SYSTEMS)}")
+    check_seed_streams(seed)
+    for name in names:
+        system = SYSTEMS[name]
+        for split in splits:
+            count = system.trajectories.get(split)
+            if not count:
+                continue
+            directory = root / name / split
+            began = time.perf_counter()
+            generate(directory, system.recipe, samples=count, seed=dataset_seed(seed, name, split), shard_size=system.shard_size,
+                     command=f"zoo.data.corpus.generate_corpus(root, systems=[{name!r}], splits=[{split!r}], seed={seed})",
+                     progress=progress)
+            if progress:
+                tqdm.write(f"{name}/{split}: {count} trajectories ready ({time.perf_counter() - began:.0f} s this run)")
+            _write_statistics(directory)
+            write_data_card(root, system, seed)
+            write_corpus_table(root, seed)
+    return json.loads((root / "corpus.json").read_text())
+
+
+def _write_statistics(directory: Path) -> dict[str, Any]:
+    """Per-field mean/std/min/max over every frame of a finished split, and its solve time; cached in stats.json."""
+    path = directory / "stats.json"
+    manifest = json.loads((directory / "dataset.json").read_text())
+    ranges = shard_ranges(manifest["samples"], manifest["shard_size"])
+    if path.is_file():
+        stats = json.loads(path.read_text())
+        if stats.get("samples") == manifest["samples"]:
+            return stats
+    sums: dict[str, list[float]] = {}
+    seconds = 0.0
+    for index, (start, stop) in enumerate(ranges):
+        fields, metadata = read_shard(directory / shard_name(index))
+        seconds += metadata["shard"]["seconds"]
+        for name, values in fields.items():
+            v = values.double()
+            s = sums.setdefault(name, [0.0, 0.0, 0, math.inf, -math.inf])
+            s[0] += float(v.sum()); s[1] += float((v * v).sum()); s[2] += v.numel()
+            s[3] = min(s[3], float(v.min())); s[4] = max(s[4], float(v.max()))
+    fields_stats = {}
+    for name, (total, squares, count, low, high) in sums.items():
+        mean = total / count
+        fields_stats[name] = {"mean": mean, "std": math.sqrt(max(squares / count - mean**2, 0.0)), "min": low, "max": high}
+    stats = {"samples": manifest["samples"], "fields": fields_stats, "solve_seconds": round(seconds, 1)}
+    atomic_write_text(path, json.dumps(stats, indent=2) + "\n")
+    return stats
+
+
+def _split_status(root: Path, system: System) -> dict[str, Any]:
+    status = {}
+    for split, count in system.trajectories.items():
+        directory = root / system.name / split
+        stats_path = directory / "stats.json"
+        stats = json.loads(stats_path.read_text()) if stats_path.is_file() else None
+        if stats is None or stats["samples"] != count:
+            ranges = shard_ranges(count, system.shard_size)
+            done = sum(stop - start for i, (start, stop) in enumerate(ranges) if shard_samples(directory / shard_name(i)) == (start, stop))
+            stats = {"samples": count, "generated": done}
+        else:
+            stats = stats | {"generated": count}
+        status[split] = {"path": f"{system.name}/{split}", "seed": None, **stats}
+    return status
+
+
+def write_corpus_table(root: Path, seed: int = ROOT_SEED) -> None:
+    """``root/corpus.json``: every system, its fields, shapes, splits (seeds, progress, statistics)."""
+    table = {"root_seed": seed, "store_resolution": STORE_RESOLUTION, "axes": AXES, "systems": {}}
+    for system in SYSTEMS.values():
+        splits = _split_status(root, system)
+        for split in splits:
+            splits[split]["seed"] = dataset_seed(seed, system.name, split)
+        table["systems"][system.name] = {
+            "downstream": system.downstream,
+            "equation": system.recipe.equation,
+            "fields": system.fields,
+            "frames": system.frames,
+            "record_every": system.recipe.description["times"][1],
+            "shape_per_trajectory": [system.frames, STORE_RESOLUTION, STORE_RESOLUTION],
+            "parameters": system.recipe.description["parameters"],
+            "solver": system.recipe.description["solver"],
+            "splits": splits,
+            "note": system.note,
+        }
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / "corpus.json", json.dumps(table, indent=2) + "\n")
+
+
+def write_data_card(root: Path, system: System, seed: int = ROOT_SEED) -> None:
+    """``root/<system>/DATACARD.md`` from the recipe and whatever splits have finished."""
+    d = system.recipe.description
+    solver = d["solver"]
+    lines = [
+        f"# {system.name}",
+        "",
+        f"{'Downstream transfer target (never in the pretraining corpus)' if system.downstream else 'Pretraining corpus system'}"
+        f" of zoo's multi-physics corpus (issue #16). {system.note}".rstrip(),
+        "",
+        f"- Equation: `{system.recipe.equation}`; parameters: {json.dumps(d['parameters'])}",
+        f"- Fields: {', '.join(f'`{f}`' for f in system.fields)}, each stored as (trajectories, {system.frames}, "
+        f"{STORE_RESOLUTION}, {STORE_RESOLUTION}) float32, axes {AXES} (x = axis -2, y = axis -1, x_i = i / n on [0, 1)^2, periodic)",
+        f"- Times: t = 0, {d['times'][1]:g}, ..., {d['times'][-1]:g} ({system.frames} frames, {system.frames - 1} pairs per trajectory)",
+        f"- Initial conditions (drawn per sample in this order, on the solve grid): {json.dumps(d['initial_condition'])}",
+        f"- Solver: `{solver['function']}`, {solver['scheme']}, dt = {solver['dt']:g}, float32, solved at "
+        f"{solver['resolution']}x{solver['resolution']}, stored at {STORE_RESOLUTION}x{STORE_RESOLUTION} ({solver['storage']})",
+        f"- Seeds: root seed {seed}; split seed = `zoo.data.corpus.dataset_seed({seed}, {system.name!r}, split)`, sample i's "
+        "generator = `torch.Generator().manual_seed(zoo.data.generate.sample_seed(split_seed, i))`",
+        "",
+        "| split | trajectories | generated | seed | solve time (s) |",
+        "|---|---|---|---|---|",
+    ]
+    status = _split_status(root, system)
+    for split, s in status.items():
+        lines.append(f"| {split} | {s['samples']} | {s['generated']} | {dataset_seed(seed, system.name, split)} | {s.get('solve_seconds', '')} |")
+    lines += ["", "Per-field statistics over every frame of the split:", "", "| split | field | mean | std | min | max |", "|---|---|---|---|---|---|"]
+    for split, s in status.items():
+        for name, f in s.get("fields", {}).items():
+            lines.append(f"| {split} | {name} | {f['mean']:.4g} | {f['std']:.4g} | {f['min']:.4g} | {f['max']:.4g} |")
+    (root / system.name).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / system.name / "DATACARD.md", "\n".join(lines) + "\n")
