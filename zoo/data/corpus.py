@@ -165,6 +165,7 @@ def navier_stokes_system(
     diffusivity: float | None = None,
     vorticity: RandomField = RandomField(),
     scalar: RandomField = RandomField(),
+    store_resolution: int = STORE_RESOLUTION,
 ) -> Recipe:
     """Vorticity (and, with ``diffusivity``, a passive scalar) of ``zoo.pde.navier_stokes_2d``."""
     dt = record_every / round(record_every / default_time_step(solve_resolution, record_every))
@@ -175,14 +176,15 @@ def navier_stokes_system(
             return [navier_stokes_2d(fields0[0], viscosity, t_end, every, forcing=forcing, dt=dt)]
 
         return field_recipe(equation="navier_stokes_2d", initial={"vorticity": vorticity}, solver=solver, parameters=parameters,
-                            solver_info=info, solve_resolution=solve_resolution, record_every=record_every, records=records)
+                            solver_info=info, solve_resolution=solve_resolution, record_every=record_every, records=records,
+                            store_resolution=store_resolution)
 
     def solver(fields0, t_end, every):
         return passive_scalar_2d(fields0[0], fields0[1], viscosity, diffusivity, t_end, every, forcing=forcing, dt=dt)
 
     return field_recipe(equation="navier_stokes_2d_passive_scalar", initial={"vorticity": vorticity, "scalar": scalar}, solver=solver,
                         parameters=parameters | {"diffusivity": diffusivity}, solver_info=info | {"function": "zoo.pde.passive_scalar_2d"},
-                        solve_resolution=solve_resolution, record_every=record_every, records=records)
+                        solve_resolution=solve_resolution, record_every=record_every, records=records, store_resolution=store_resolution)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,14 +193,26 @@ def navier_stokes_system(
 
 @dataclass(frozen=True)
 class System:
-    """One named system: its recipe, trajectories per split, solver batch (= shard) size, role."""
+    """One named system: a recipe builder and its settings, trajectories per split, shard size, role.
+
+    ``recipe`` is ``build(**settings)``; ``recipe_with(**changes)`` builds a variant (a smaller grid
+    or fewer records, for tests) of the same law. ``shard_size`` is also the solver's batch.
+    """
 
     name: str
-    recipe: Recipe
+    build: Callable[..., Recipe]
+    settings: dict[str, Any]
     trajectories: dict[str, int]
     shard_size: int = 25
     downstream: bool = False
     note: str = ""
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.build(**self.settings)
+
+    def recipe_with(self, **changes: Any) -> Recipe:
+        return self.build(**(self.settings | changes))
 
     @property
     def fields(self) -> list[str]:
@@ -206,7 +220,7 @@ class System:
 
     @property
     def frames(self) -> int:
-        return len(self.recipe.description["times"])
+        return self.settings["records"] + 1
 
     def pairs(self, split: str = "train") -> int:
         """Consecutive frame pairs ``(u(t), u(t + record_every))`` in ``split``."""
@@ -215,24 +229,25 @@ class System:
 
 def _systems() -> dict[str, System]:
     ns = navier_stokes_system
-    corpus_splits = {"train": 240, "val": 8, "test": 32}
+    every = {"record_every": 1.0, "records": 20}
+    corpus = {"train": 260, "val": 8, "test": 32}
+    downstream = {"train": 256, "val": 16, "test": 32}
     systems = [
-        System("ns_nu1e-3_fno", ns(viscosity=1e-3, forcing="fno", solve_resolution=64, record_every=1.0, records=20), corpus_splits,
-               note="the FNO paper's nu = 1e-3 setting, 64x64 resolves it"),
-        System("ns_nu1e-4_fno", ns(viscosity=1e-4, forcing="fno", solve_resolution=128, record_every=1.0, records=20),
-               {"train": 120, "val": 8, "test": 32}, shard_size=8, note="solved at 128 (64 under-resolves nu = 1e-4)"),
-        System("ns_decaying_nu1e-4", ns(viscosity=1e-4, forcing=None, solve_resolution=128, record_every=1.0, records=20),
-               {"train": 120, "val": 8, "test": 32}, shard_size=8, note="freely decaying turbulence from the FNO initial law"),
-        System("ns_kolmogorov_k2", ns(viscosity=1e-3, forcing=KolmogorovForcing(0.1, 2), solve_resolution=64, record_every=1.0, records=20),
-               corpus_splits),
-        System("ns_kolmogorov_k4", ns(viscosity=1e-3, forcing=KolmogorovForcing(0.1, 4), solve_resolution=64, record_every=1.0, records=20),
-               corpus_splits),
-        System("ns_passive_scalar", ns(viscosity=1e-3, forcing="fno", solve_resolution=64, record_every=1.0, records=20, diffusivity=1e-3),
-               corpus_splits, note="the nu = 1e-3 FNO flow carrying a passive scalar"),
-        # Downstream (a): a coefficient and a forcing of a corpus equation that the corpus never shows.
-        System("ns_nu5e-4_kolmogorov_k3",
-               ns(viscosity=5e-4, forcing=KolmogorovForcing(0.1, 3), solve_resolution=64, record_every=1.0, records=20),
-               {"train": 256, "val": 16, "test": 32}, downstream=True, note="transfer target: new viscosity and forcing wavenumber"),
+        System("ns_nu1e-3_fno", ns, {"viscosity": 1e-3, "forcing": "fno", "solve_resolution": 64, **every}, corpus,
+               note="The FNO paper's nu = 1e-3 setting; a 64x64 solve resolves it."),
+        System("ns_nu1e-4_fno", ns, {"viscosity": 1e-4, "forcing": "fno", "solve_resolution": 96, **every}, corpus,
+               note="Solved at 96x96, whose 2/3-dealiased band is exactly the stored 64x64 grid's modes."),
+        System("ns_decaying_nu1e-4", ns, {"viscosity": 1e-4, "forcing": None, "solve_resolution": 96, **every}, corpus,
+               note="Freely decaying flow from the FNO initial law, solved at 96x96."),
+        System("ns_kolmogorov_k2", ns, {"viscosity": 1e-3, "forcing": KolmogorovForcing(1.0, 2), "solve_resolution": 64, **every}, corpus,
+               note="Kolmogorov shear forcing, two periods; spin-up from the FNO initial law."),
+        System("ns_kolmogorov_k4", ns, {"viscosity": 1e-3, "forcing": KolmogorovForcing(4.0, 4), "solve_resolution": 64, **every}, corpus,
+               note="Kolmogorov shear forcing, four periods; spin-up from the FNO initial law."),
+        System("ns_passive_scalar", ns, {"viscosity": 1e-3, "forcing": "fno", "solve_resolution": 64, "diffusivity": 1e-3, **every}, corpus,
+               note="The nu = 1e-3 FNO flow carrying a passive scalar."),
+        # Downstream (a): a viscosity and a forcing wavenumber of a corpus equation that the corpus never shows.
+        System("ns_nu5e-4_kolmogorov_k3", ns, {"viscosity": 5e-4, "forcing": KolmogorovForcing(1.0, 3), "solve_resolution": 64, **every},
+               downstream, downstream=True, note="Transfer target (a): new viscosity and forcing wavenumber of the NS equation."),
     ]
     return {system.name: system for system in systems}
 
