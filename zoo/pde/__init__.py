@@ -1,13 +1,16 @@
 """PDE solvers, random fields and spectral calculus (no neural networks here)."""
 
 from zoo.pde.burgers import burgers_1d
+from zoo.pde.burgers_2d import burgers_2d
 from zoo.pde.darcy import darcy_2d, threshold_coefficient
 from zoo.pde.navier_stokes import navier_stokes_2d, passive_scalar_2d, periodic_grid
 from zoo.pde.random_fields import cosine_random_field, gaussian_random_field
 from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbers
+from zoo.pde.wave import wave_2d
 
 __all__ = [
     "burgers_1d",
+    "burgers_2d",
     "darcy_2d",
     "cosine_random_field",
     "gaussian_random_field",
@@ -18,5 +21,6 @@ __all__ = [
     "periodic_grid",
     "spectral_derivative",
     "threshold_coefficient",
+    "wave_2d",
     "wavenumbers",
 ]

@@ -20,9 +20,8 @@ import math
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
-
-from zoo.pde.spectral import wavenumbers
+from zoo.pde.spectral import PeriodicSpectrum2d
+from zoo.pde.time_stepping import CrankNicolsonHeun, integrate, record_schedule
 
 Forcing = str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | torch.Tensor | None
 
@@ -144,52 +143,18 @@ def _solve(
     progress: bool,
 ) -> torch.Tensor:
     """Advance ``fields0`` ``(B, F, n, n)`` (vorticity first, then passive scalars); return ``(B, T, F, n, n)``."""
-    n_records = round(t_end / record_every)
-    if n_records < 1 or not math.isclose(n_records * record_every, t_end, rel_tol=1e-9):
-        raise ValueError(f"t_end = {t_end} must be a positive multiple of record_every = {record_every}")
     resolution = fields0.shape[-1]
-    steps_per_record = math.ceil(record_every / (dt or default_time_step(resolution, record_every)) - 1e-9)
-    dt = record_every / steps_per_record
-
-    real_dtype = fields0.dtype
-    kx, ky = wavenumbers((resolution, resolution), device=fields0.device, dtype=real_dtype)
-    k2 = kx**2 + ky**2
-    inverse_k2 = torch.where(k2 > 0, 1.0 / torch.where(k2 > 0, k2, 1.0), 0.0)
-    # Odd derivatives of a real field have no Nyquist component (rfft keeps a single real one).
-    half = resolution // 2
-    kx_odd = torch.where(kx.abs() == 2 * math.pi * half, 0.0, kx) if resolution % 2 == 0 else kx
-    ky_odd = torch.where(ky.abs() == 2 * math.pi * half, 0.0, ky) if resolution % 2 == 0 else ky
-    # 2/3 rule on the integer wavenumbers, as the FNO solver: |k| <= (2/3) (n/2) on both axes.
-    kmax = (2.0 / 3.0) * half * 2 * math.pi
-    dealias = ((kx.abs() <= kmax) & (ky.abs() <= kmax)).to(real_dtype)
-    # Crank-Nicolson: (1 + dt L / 2) and (1 - dt L / 2)^-1 with L = -kappa |k|^2 per field.
-    kappa = torch.tensor(diffusivities, dtype=real_dtype, device=fields0.device).view(-1, 1, 1)
-    explicit_half = 1.0 - 0.5 * dt * kappa * k2
-    implicit_half_inverse = 1.0 / (1.0 + 0.5 * dt * kappa * k2)
-    n_fields = fields0.shape[1]
+    n_records, steps_per_record, dt = record_schedule(t_end, record_every, dt or default_time_step(resolution, record_every))
+    spectrum = PeriodicSpectrum2d(resolution, device=fields0.device, dtype=fields0.dtype)
+    kappa = torch.tensor(diffusivities, dtype=fields0.dtype, device=fields0.device).view(-1, 1, 1)
     f_hat = torch.fft.rfft2(fields0)
     forcing_hat = torch.zeros_like(f_hat)  # only the vorticity is forced
     forcing_hat[:, 0] = torch.fft.rfft2(_forcing_field(forcing, fields0[:, 0]))
 
     def advection_and_forcing(f_hat: torch.Tensor) -> torch.Tensor:
-        psi_hat = f_hat[:, 0] * inverse_k2
-        # One batched inverse transform for u = psi_y, v = -psi_x and the gradient of every field.
-        spectra = torch.cat([(1j * ky_odd * psi_hat)[:, None], (-1j * kx_odd * psi_hat)[:, None], 1j * kx_odd * f_hat, 1j * ky_odd * f_hat], dim=1)
-        physical = torch.fft.irfft2(spectra, s=(resolution, resolution))
-        u, v = physical[:, :1], physical[:, 1:2]
-        f_x, f_y = physical[:, 2 : 2 + n_fields], physical[:, 2 + n_fields :]
-        return forcing_hat - dealias * torch.fft.rfft2(u * f_x + v * f_y)
+        return forcing_hat - spectrum.advection(*spectrum.velocity_from_vorticity(f_hat[:, 0]), f_hat)
 
-    records = torch.empty((fields0.shape[0], n_records, *fields0.shape[1:]), dtype=real_dtype, device=fields0.device)
-    for record in tqdm(range(n_records), disable=not progress, desc="navier_stokes_2d", unit="record"):
-        for _ in range(steps_per_record):
-            rhs_now = advection_and_forcing(f_hat)
-            diffused = explicit_half * f_hat
-            predicted = (diffused + dt * rhs_now) * implicit_half_inverse
-            f_hat = (diffused + 0.5 * dt * (rhs_now + advection_and_forcing(predicted))) * implicit_half_inverse
-        records[:, record] = torch.fft.irfft2(f_hat, s=(resolution, resolution))
-        if not torch.isfinite(records[:, record]).all():
-            raise FloatingPointError(
-                f"navier_stokes_2d blew up before t = {(record + 1) * record_every:g} with dt = {dt:g}: use a smaller dt"
-            )
-    return records
+    step = CrankNicolsonHeun(kappa, spectrum.k2, dt)
+    return integrate(
+        f_hat, step, advection_and_forcing, n_records, steps_per_record, name="navier_stokes_2d", record_every=record_every, progress=progress
+    )

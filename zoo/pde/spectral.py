@@ -75,3 +75,43 @@ def laplacian(u: torch.Tensor, ndim: int, *, length: float = 1.0) -> torch.Tenso
     u_hat = torch.fft.rfftn(u, dim=dims)
     k2 = sum(k**2 for k in wavenumbers(spatial, length=length, device=u.device, dtype=u_hat.real.dtype))
     return torch.fft.irfftn(-k2 * u_hat, s=spatial, dim=dims)
+
+
+class PeriodicSpectrum2d:
+    """The ``rfft2`` spectrum of an ``(n, n)`` grid on the periodic unit square, for pseudo-spectral solvers.
+
+    Holds the angular wavenumbers ``kx`` (axis -2) and ``ky`` (axis -1), ``k2 = |k|^2``, its inverse
+    (0 at ``k = 0``), ``kx_odd`` / ``ky_odd`` for first derivatives (no Nyquist component: a real
+    field's odd derivatives have none) and ``dealias``, the 2/3 rule ``|k_i| <= (2/3)(n/2)`` on both
+    axes in integer wavenumbers (as the FNO paper's solver). Every tensor broadcasts against
+    ``(..., n, n // 2 + 1)`` and lives on ``device`` in the real ``dtype`` of the fields.
+    """
+
+    def __init__(self, resolution: int, *, device=None, dtype=torch.float32):
+        self.resolution = resolution
+        self.kx, self.ky = wavenumbers((resolution, resolution), device=device, dtype=dtype)
+        self.k2 = self.kx**2 + self.ky**2
+        self.inverse_k2 = torch.where(self.k2 > 0, 1.0 / torch.where(self.k2 > 0, self.k2, 1.0), 0.0)
+        half = resolution // 2
+        even = resolution % 2 == 0
+        self.kx_odd = torch.where(self.kx.abs() == 2 * math.pi * half, 0.0, self.kx) if even else self.kx
+        self.ky_odd = torch.where(self.ky.abs() == 2 * math.pi * half, 0.0, self.ky) if even else self.ky
+        kmax = (2.0 / 3.0) * half * 2 * math.pi
+        self.dealias = ((self.kx.abs() <= kmax) & (self.ky.abs() <= kmax)).to(dtype)
+
+    def velocity_from_vorticity(self, w_hat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spectra of ``u = d psi/dy``, ``v = -d psi/dx`` with ``-Laplacian(psi) = w`` (so ``w = v_x - u_y``)."""
+        psi_hat = w_hat * self.inverse_k2
+        return 1j * self.ky_odd * psi_hat, -1j * self.kx_odd * psi_hat
+
+    def advection(self, u_hat: torch.Tensor, v_hat: torch.Tensor, f_hat: torch.Tensor) -> torch.Tensor:
+        """Dealiased spectrum of ``u . grad(f)`` for velocity spectra ``(B, n, m)`` and field spectra ``(B, F, n, m)``.
+
+        One batched inverse transform carries the velocity and the gradient of every field.
+        """
+        n_fields = f_hat.shape[1]
+        spectra = torch.cat([u_hat[:, None], v_hat[:, None], 1j * self.kx_odd * f_hat, 1j * self.ky_odd * f_hat], dim=1)
+        physical = torch.fft.irfft2(spectra, s=(self.resolution, self.resolution))
+        u, v = physical[:, :1], physical[:, 1:2]
+        f_x, f_y = physical[:, 2 : 2 + n_fields], physical[:, 2 + n_fields :]
+        return self.dealias * torch.fft.rfft2(u * f_x + v * f_y)
