@@ -41,7 +41,9 @@ from zoo.data.generate import SEED_STRIDE, Recipe, generate, sample_generators, 
 from zoo.data.store import read_shard, shard_name, shard_ranges
 from zoo.files import atomic_write_text
 from zoo.models.multiscale import spectral_resample
+from zoo.pde.burgers_2d import burgers_2d
 from zoo.pde.navier_stokes import FORCING_FORMULAS, default_time_step, navier_stokes_2d, passive_scalar_2d
+from zoo.pde.wave import wave_2d
 from zoo.pde.random_fields import gaussian_random_field
 
 STORE_RESOLUTION = 64
@@ -144,15 +146,38 @@ def field_recipe(
 
 
 # ----------------------------------------------------------------------------------------------
-# Recipe builders, one per solver.
-
-_NS_SCHEME = "pseudo-spectral, 2/3 dealiasing, Crank-Nicolson diffusion + Heun advection"
+# Recipe builders.
 
 
-def _forcing_formula(forcing: str | KolmogorovForcing | None) -> str:
-    if forcing is None:
-        return "none (decaying)"
-    return forcing.formula if isinstance(forcing, KolmogorovForcing) else FORCING_FORMULAS[forcing]
+def solver_recipe(
+    function: Callable[..., torch.Tensor | Sequence[torch.Tensor]],
+    *,
+    initial: dict[str, RandomField],
+    parameters: dict[str, Any],
+    dt: float,
+    scheme: str,
+    solve_resolution: int,
+    record_every: float,
+    records: int,
+    store_resolution: int = STORE_RESOLUTION,
+    described: dict[str, Any] | None = None,
+) -> Recipe:
+    """The data of a ``zoo.pde`` solver called as ``function(*initial fields, **parameters, t_end=, record_every=, dt=)``.
+
+    ``function`` returns the fields in the order of ``initial`` (one tensor for one field).
+    ``described`` replaces entries of ``parameters`` in the metadata where they are not JSON
+    (a forcing function is recorded by its formula).
+    """
+
+    def solver(fields0: list[torch.Tensor], t_end: float, every: float) -> Sequence[torch.Tensor]:
+        solved = function(*fields0, **parameters, t_end=t_end, record_every=every, dt=dt)
+        return [solved] if isinstance(solved, torch.Tensor) else solved
+
+    return field_recipe(
+        equation=function.__name__, initial=initial, solver=solver, parameters=parameters | (described or {}),
+        solver_info={"function": f"zoo.pde.{function.__name__}", "scheme": scheme, "dt": dt},
+        solve_resolution=solve_resolution, record_every=record_every, records=records, store_resolution=store_resolution,
+    )
 
 
 def navier_stokes_system(
@@ -167,24 +192,16 @@ def navier_stokes_system(
     scalar: RandomField = RandomField(),
     store_resolution: int = STORE_RESOLUTION,
 ) -> Recipe:
-    """Vorticity (and, with ``diffusivity``, a passive scalar) of ``zoo.pde.navier_stokes_2d``."""
+    """Vorticity (and, with ``diffusivity``, a passive scalar) of ``navier_stokes_2d`` at its default step."""
     dt = record_every / round(record_every / default_time_step(solve_resolution, record_every))
-    parameters = {"viscosity": viscosity, "forcing": _forcing_formula(forcing)}
-    info = {"function": "zoo.pde.navier_stokes_2d", "scheme": _NS_SCHEME, "dt": dt}
+    forcing_formula = "none (decaying)" if forcing is None else getattr(forcing, "formula", None) or FORCING_FORMULAS[forcing]
+    common = {"dt": dt, "scheme": "pseudo-spectral, 2/3 dealiasing, Crank-Nicolson diffusion + Heun advection",
+              "solve_resolution": solve_resolution, "record_every": record_every, "records": records,
+              "store_resolution": store_resolution, "described": {"forcing": forcing_formula}}
     if diffusivity is None:
-        def solver(fields0, t_end, every):
-            return [navier_stokes_2d(fields0[0], viscosity, t_end, every, forcing=forcing, dt=dt)]
-
-        return field_recipe(equation="navier_stokes_2d", initial={"vorticity": vorticity}, solver=solver, parameters=parameters,
-                            solver_info=info, solve_resolution=solve_resolution, record_every=record_every, records=records,
-                            store_resolution=store_resolution)
-
-    def solver(fields0, t_end, every):
-        return passive_scalar_2d(fields0[0], fields0[1], viscosity, diffusivity, t_end, every, forcing=forcing, dt=dt)
-
-    return field_recipe(equation="navier_stokes_2d_passive_scalar", initial={"vorticity": vorticity, "scalar": scalar}, solver=solver,
-                        parameters=parameters | {"diffusivity": diffusivity}, solver_info=info | {"function": "zoo.pde.passive_scalar_2d"},
-                        solve_resolution=solve_resolution, record_every=record_every, records=records, store_resolution=store_resolution)
+        return solver_recipe(navier_stokes_2d, initial={"vorticity": vorticity}, parameters={"viscosity": viscosity, "forcing": forcing}, **common)
+    return solver_recipe(passive_scalar_2d, initial={"vorticity": vorticity, "scalar": scalar},
+                         parameters={"viscosity": viscosity, "diffusivity": diffusivity, "forcing": forcing}, **common)
 
 
 # ----------------------------------------------------------------------------------------------
