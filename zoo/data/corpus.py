@@ -41,10 +41,12 @@ from zoo.data.generate import SEED_STRIDE, Recipe, generate, sample_generators, 
 from zoo.data.store import read_shard, shard_name, shard_ranges
 from zoo.files import atomic_write_text
 from zoo.models.multiscale import spectral_resample
+from zoo.pde.boussinesq import boussinesq_2d
 from zoo.pde.burgers_2d import burgers_2d
 from zoo.pde.navier_stokes import FORCING_FORMULAS, default_time_step, navier_stokes_2d, passive_scalar_2d
 from zoo.pde.wave import wave_2d
 from zoo.pde.random_fields import gaussian_random_field
+from zoo.pde.reaction_diffusion import gray_scott_2d
 
 STORE_RESOLUTION = 64
 ROOT_SEED = 16  # issue #16
@@ -85,6 +87,29 @@ class RandomField:
 
 
 @dataclass(frozen=True)
+class SmoothStep:
+    """Initial-condition law of a patchy field: ``value (1 + tanh((g - level) / width)) / 2``, ``g`` the FNO law's GRF.
+
+    Patches of about ``value`` where ``g`` exceeds ``level`` (0.4 ~ 1.5 standard deviations: a
+    few percent of the area), zero elsewhere, with smooth edges a spectral solver represents.
+    """
+
+    value: float
+    level: float
+    width: float
+    alpha: float = 2.5
+    tau: float = 7.0
+
+    def sample(self, generator: torch.Generator, resolution: int) -> torch.Tensor:
+        g = RandomField(alpha=self.alpha, tau=self.tau).sample(generator, resolution)
+        return 0.5 * self.value * (1 + torch.tanh((g - self.level) / self.width))
+
+    def describe(self) -> dict[str, Any]:
+        return {"law": "value (1 + tanh((g - level) / width)) / 2, g ~ gaussian_random_field", "value": self.value, "level": self.level,
+                "width": self.width, "alpha": self.alpha, "tau": self.tau, "sigma": self.tau ** (self.alpha - 1.0)}
+
+
+@dataclass(frozen=True)
 class KolmogorovForcing:
     """Vorticity forcing ``amplitude sin(2 pi wavenumber y)``: a shear of ``wavenumber`` periods across y."""
 
@@ -103,7 +128,7 @@ class KolmogorovForcing:
 def field_recipe(
     *,
     equation: str,
-    initial: dict[str, RandomField],
+    initial: dict[str, RandomField | SmoothStep],
     solver: FieldSolver,
     parameters: dict[str, Any],
     solver_info: dict[str, Any],
@@ -152,9 +177,9 @@ def field_recipe(
 def solver_recipe(
     function: Callable[..., torch.Tensor | Sequence[torch.Tensor]],
     *,
-    initial: dict[str, RandomField],
+    initial: dict[str, RandomField | SmoothStep],
     parameters: dict[str, Any],
-    dt: float,
+    dt: float | None,
     scheme: str,
     solve_resolution: int,
     record_every: float,
@@ -180,6 +205,10 @@ def solver_recipe(
     )
 
 
+_NS_SCHEME = "pseudo-spectral, 2/3 dealiasing, Crank-Nicolson diffusion + Heun advection"
+_BURGERS_SCHEME = "pseudo-spectral, 2/3 dealiasing, integrating factor (exact diffusion) + RK4 advection"
+
+
 def navier_stokes_system(
     *,
     viscosity: float,
@@ -195,7 +224,7 @@ def navier_stokes_system(
     """Vorticity (and, with ``diffusivity``, a passive scalar) of ``navier_stokes_2d`` at its default step."""
     dt = record_every / round(record_every / default_time_step(solve_resolution, record_every))
     forcing_formula = "none (decaying)" if forcing is None else getattr(forcing, "formula", None) or FORCING_FORMULAS[forcing]
-    common = {"dt": dt, "scheme": "pseudo-spectral, 2/3 dealiasing, Crank-Nicolson diffusion + Heun advection",
+    common = {"dt": dt, "scheme": _NS_SCHEME,
               "solve_resolution": solve_resolution, "record_every": record_every, "records": records,
               "store_resolution": store_resolution, "described": {"forcing": forcing_formula}}
     if diffusivity is None:
@@ -249,6 +278,7 @@ def _systems() -> dict[str, System]:
     every = {"record_every": 1.0, "records": 20}
     corpus = {"train": 260, "val": 8, "test": 32}
     downstream = {"train": 256, "val": 16, "test": 32}
+    fno_sigma = 7.0**1.5  # the FNO law's sigma: std(w0) ~ 0.26
     systems = [
         System("ns_nu1e-3_fno", ns, {"viscosity": 1e-3, "forcing": "fno", "solve_resolution": 64, **every}, corpus,
                note="The FNO paper's nu = 1e-3 setting; a 64x64 solve resolves it."),
@@ -256,15 +286,43 @@ def _systems() -> dict[str, System]:
                note="Solved at 96x96, whose 2/3-dealiased band is exactly the stored 64x64 grid's modes."),
         System("ns_decaying_nu1e-4", ns, {"viscosity": 1e-4, "forcing": None, "solve_resolution": 96, **every}, corpus,
                note="Freely decaying flow from the FNO initial law, solved at 96x96."),
-        System("ns_kolmogorov_k2", ns, {"viscosity": 1e-3, "forcing": KolmogorovForcing(1.0, 2), "solve_resolution": 64, **every}, corpus,
-               note="Kolmogorov shear forcing, two periods; spin-up from the FNO initial law."),
-        System("ns_kolmogorov_k4", ns, {"viscosity": 1e-3, "forcing": KolmogorovForcing(4.0, 4), "solve_resolution": 64, **every}, corpus,
-               note="Kolmogorov shear forcing, four periods; spin-up from the FNO initial law."),
+        # Kolmogorov flows: the initial vorticity is scaled towards the forced state's level, so that
+        # the first frames are not a pure spin-up from a field 10x weaker than the rest.
+        System("ns_kolmogorov_k2", ns, {"viscosity": 1e-3, "forcing": KolmogorovForcing(1.0, 2), "solve_resolution": 64,
+                                        "vorticity": RandomField(sigma=5 * fno_sigma), **every}, corpus,
+               note="Kolmogorov shear forcing, two periods across y."),
+        System("ns_kolmogorov_k4", ns, {"viscosity": 1e-3, "forcing": KolmogorovForcing(4.0, 4), "solve_resolution": 64,
+                                        "vorticity": RandomField(sigma=10 * fno_sigma), **every}, corpus,
+               note="Kolmogorov shear forcing, four periods across y."),
         System("ns_passive_scalar", ns, {"viscosity": 1e-3, "forcing": "fno", "solve_resolution": 64, "diffusivity": 1e-3, **every}, corpus,
                note="The nu = 1e-3 FNO flow carrying a passive scalar."),
+        System("burgers", solver_recipe, {
+            "function": burgers_2d, "parameters": {"viscosity": 0.01}, "dt": 0.002, "scheme": _BURGERS_SCHEME,
+            "initial": {"velocity_x": RandomField(sigma=2 * fno_sigma), "velocity_y": RandomField(sigma=2 * fno_sigma)},
+            "solve_resolution": 64, "record_every": 0.1, "records": 20}, corpus,
+            note="Fronts of width ~ nu / |u| ~ 0.02 from velocities of std ~ 0.5; dt fixed (Courant <= 0.5 below a speed sum of 3.9)."),
+        System("wave", solver_recipe, {
+            "function": wave_2d, "parameters": {"speed": 0.5}, "dt": None, "scheme": "exact per Fourier mode (no time stepping)",
+            # Equipartition: v0's law is c |k| times u0's, so displacement and rate carry comparable energy.
+            "initial": {"displacement": RandomField(alpha=3.0, sigma=49.0), "displacement_rate": RandomField(alpha=2.0, sigma=0.5 * 49.0)},
+            "solve_resolution": 64, "record_every": 0.05, "records": 20}, {"train": 400, "val": 8, "test": 32},
+            note="u_tt = c^2 Laplacian(u) as (u, u_t); exact in time, so resolution-limited only by the initial fields."),
+        System("boussinesq", solver_recipe, {
+            "function": boussinesq_2d, "parameters": {"viscosity": 1e-3, "diffusivity": 1e-3, "gravity": 1.0}, "dt": 0.005,
+            "scheme": _NS_SCHEME, "initial": {"vorticity": RandomField(), "buoyancy": RandomField(sigma=7.0)},
+            "solve_resolution": 64, "record_every": 0.5, "records": 20}, corpus,
+            note="Buoyancy-driven flow on the periodic square (gravity along -y, no walls, no background stratification)."),
         # Downstream (a): a viscosity and a forcing wavenumber of a corpus equation that the corpus never shows.
-        System("ns_nu5e-4_kolmogorov_k3", ns, {"viscosity": 5e-4, "forcing": KolmogorovForcing(1.0, 3), "solve_resolution": 64, **every},
-               downstream, downstream=True, note="Transfer target (a): new viscosity and forcing wavenumber of the NS equation."),
+        System("ns_nu5e-4_kolmogorov_k3", ns, {"viscosity": 5e-4, "forcing": KolmogorovForcing(1.0, 3), "solve_resolution": 64,
+                                               "vorticity": RandomField(sigma=5 * fno_sigma), **every},
+               downstream, downstream=True, note="Transfer target (a): a new viscosity and forcing wavenumber of the NS equation."),
+        # Downstream (b): physics the corpus lacks.
+        System("gray_scott", solver_recipe, {
+            "function": gray_scott_2d, "parameters": {"feed": 0.04, "kill": 0.06, "diffusivity_a": 1e-4, "diffusivity_b": 5e-5}, "dt": 0.5,
+            "scheme": "pseudo-spectral, Crank-Nicolson diffusion + Heun reactions (2/3 rule on a b^2)",
+            "initial": {"substrate": RandomField(sigma=0.0, offset=1.0), "autocatalyst": SmoothStep(value=0.25, level=0.4, width=0.05)},
+            "solve_resolution": 64, "record_every": 50.0, "records": 20}, downstream, downstream=True,
+            note="Transfer target (b): reaction-diffusion, physics outside the corpus (Pearson 1993 spots/stripes regime)."),
     ]
     return {system.name: system for system in systems}
 
@@ -426,7 +484,7 @@ def write_data_card(root: Path, system: System, seed: int = ROOT_SEED) -> None:
         f"{STORE_RESOLUTION}, {STORE_RESOLUTION}) float32, axes {AXES} (x = axis -2, y = axis -1, x_i = i / n on [0, 1)^2, periodic)",
         f"- Times: t = 0, {d['times'][1]:g}, ..., {d['times'][-1]:g} ({system.frames} frames, {system.frames - 1} pairs per trajectory)",
         f"- Initial conditions (drawn per sample in this order, on the solve grid): {json.dumps(d['initial_condition'])}",
-        f"- Solver: `{solver['function']}`, {solver['scheme']}, dt = {solver['dt']:g}, float32, solved at "
+        f"- Solver: `{solver['function']}`, {solver['scheme']}, dt = {'exact (no steps)' if solver['dt'] is None else format(solver['dt'], 'g')}, float32, solved at "
         f"{solver['resolution']}x{solver['resolution']}, stored at {STORE_RESOLUTION}x{STORE_RESOLUTION} ({solver['storage']})",
         f"- Seeds: root seed {seed}; split seed = `zoo.data.corpus.dataset_seed({seed}, {system.name!r}, split)`, sample i's "
         "generator = `torch.Generator().manual_seed(zoo.data.generate.sample_seed(split_seed, i))`",
