@@ -7,6 +7,7 @@ from zoo.pde.darcy import darcy_2d, threshold_coefficient
 from zoo.pde.navier_stokes import navier_stokes_2d, passive_scalar_2d, periodic_grid
 from zoo.pde.random_fields import cosine_random_field, gaussian_random_field
 from zoo.pde.reaction_diffusion import gray_scott_2d
+from zoo.pde.shallow_water import shallow_water_2d
 from zoo.pde.spectral import gradient, laplacian, spectral_derivative, wavenumbers
 from zoo.pde.wave import wave_2d
 
@@ -23,6 +24,7 @@ __all__ = [
     "navier_stokes_2d",
     "passive_scalar_2d",
     "periodic_grid",
+    "shallow_water_2d",
     "spectral_derivative",
     "threshold_coefficient",
     "wave_2d",
