@@ -47,6 +47,7 @@ from zoo.pde.navier_stokes import FORCING_FORMULAS, default_time_step, navier_st
 from zoo.pde.wave import wave_2d
 from zoo.pde.random_fields import gaussian_random_field
 from zoo.pde.reaction_diffusion import gray_scott_2d
+from zoo.pde.shallow_water import shallow_water_2d
 
 STORE_RESOLUTION = 64
 ROOT_SEED = 16  # issue #16
@@ -186,16 +187,23 @@ def solver_recipe(
     records: int,
     store_resolution: int = STORE_RESOLUTION,
     described: dict[str, Any] | None = None,
+    keyword_fields: dict[str, str] | None = None,
 ) -> Recipe:
     """The data of a ``zoo.pde`` solver called as ``function(*initial fields, **parameters, t_end=, record_every=, dt=)``.
 
     ``function`` returns the fields in the order of ``initial`` (one tensor for one field).
-    ``described`` replaces entries of ``parameters`` in the metadata where they are not JSON
-    (a forcing function is recorded by its formula).
+    ``keyword_fields`` maps the last fields of ``initial`` to the keyword arguments that take them
+    (an optional tracer); the others are passed by position. ``described`` replaces entries of
+    ``parameters`` in the metadata where they are not JSON (a forcing is recorded by its formula).
     """
+    keyword_fields = keyword_fields or {}
+    positional = len(initial) - len(keyword_fields)
+    if list(initial)[positional:] != list(keyword_fields):
+        raise ValueError(f"keyword_fields {list(keyword_fields)} must be the last fields of {list(initial)}, in order")
 
     def solver(fields0: list[torch.Tensor], t_end: float, every: float) -> Sequence[torch.Tensor]:
-        solved = function(*fields0, **parameters, t_end=t_end, record_every=every, dt=dt)
+        by_keyword = dict(zip(keyword_fields.values(), fields0[positional:]))
+        solved = function(*fields0[:positional], **by_keyword, **parameters, t_end=t_end, record_every=every, dt=dt)
         return [solved] if isinstance(solved, torch.Tensor) else solved
 
     return field_recipe(
@@ -273,6 +281,21 @@ class System:
         return self.trajectories.get(split, 0) * (self.frames - 1)
 
 
+def _shallow_water(*, tracer: bool) -> dict[str, Any]:
+    """Settings of the shallow-water systems: depth 1 + ~0.1 bumps, velocities of std ~0.2, g = 1."""
+    initial = {"height": RandomField(alpha=3.0, sigma=7.0**1.5, offset=1.0), "velocity_x": RandomField(sigma=14.0), "velocity_y": RandomField(sigma=14.0)}
+    parameters = {"gravity": 1.0, "viscosity": 2e-3}
+    if tracer:
+        initial["tracer"] = RandomField()
+        parameters["tracer_diffusivity"] = 2e-3
+    # dt fixed (not the solver's per-batch default, which would make a sample depend on its shard):
+    # Courant number dt n (|u| + |v| + 2 sqrt(g h)) ~ 0.6 at these amplitudes, refused above 1.
+    return {"function": shallow_water_2d, "parameters": parameters, "dt": 0.0025, "initial": initial,
+            "keyword_fields": {"tracer": "tracer0"} if tracer else None,
+            "scheme": "pseudo-spectral, 2/3 dealiasing, integrating factor (exact diffusion) + RK4",
+            "solve_resolution": 64, "record_every": 0.1, "records": 20}
+
+
 def _systems() -> dict[str, System]:
     ns = navier_stokes_system
     every = {"record_every": 1.0, "records": 20}
@@ -309,6 +332,8 @@ def _systems() -> dict[str, System]:
             "scheme": _NS_SCHEME, "initial": {"vorticity": RandomField(), "buoyancy": RandomField(sigma=7.0)},
             "solve_resolution": 64, "record_every": 0.5, "records": 20}, corpus,
             note="Buoyancy-driven flow on the periodic square (gravity along -y, no walls, no background stratification)."),
+        System("shallow_water", solver_recipe, _shallow_water(tracer=False), corpus,
+               note="Gravity waves and their nonlinear steepening on a fluid of mean depth 1 (wave speed sqrt(g H) = 1)."),
         # Solved at 96x96 (~3x the cost of 64x64): generated last, with fewer trajectories.
         System("ns_nu1e-4_fno", ns, {"viscosity": 1e-4, "forcing": "fno", "solve_resolution": 96, **every}, expensive,
                note="Solved at 96x96, whose 2/3-dealiased band is exactly the stored 64x64 grid's modes."),
@@ -325,6 +350,9 @@ def _systems() -> dict[str, System]:
             "initial": {"substrate": RandomField(sigma=0.0, offset=1.0), "autocatalyst": SmoothStep(value=0.25, level=0.4, width=0.05)},
             "solve_resolution": 64, "record_every": 50.0, "records": 20}, downstream, downstream=True,
             note="Transfer target (b): reaction-diffusion, physics outside the corpus (Pearson 1993 spots/stripes regime)."),
+        # Downstream (c): a field count (4) the corpus lacks.
+        System("shallow_water_tracer", solver_recipe, _shallow_water(tracer=True), downstream, downstream=True,
+               note="Transfer target (c): the corpus's shallow water carrying a passive tracer, four fields."),
     ]
     return {system.name: system for system in systems}
 
@@ -503,3 +531,27 @@ def write_data_card(root: Path, system: System, seed: int = ROOT_SEED) -> None:
             lines.append(f"| {split} | {name} | {f['mean']:.4g} | {f['std']:.4g} | {f['min']:.4g} | {f['max']:.4g} |")
     (root / system.name).mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / system.name / "DATACARD.md", "\n".join(lines) + "\n")
+
+
+def corpus_markdown(root: Path) -> str:
+    """The corpus table of ``root/corpus.json`` as Markdown (for docs/corpus.md)."""
+    table = json.loads((Path(root) / "corpus.json").read_text())
+    lines = [
+        "| system | role | equation | fields | parameters | solved -> stored | dt | record_every x frames | train / val / test | train pairs | generated | solve time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in table["systems"].items():
+        splits = s["splits"]
+        counts = " / ".join(str(splits[k]["samples"]) for k in SPLITS if k in splits)
+        generated = " / ".join(str(splits[k]["generated"]) for k in SPLITS if k in splits)
+        seconds = sum(splits[k].get("solve_seconds", 0.0) for k in splits)
+        complete = all(splits[k]["generated"] == splits[k]["samples"] for k in splits)
+        solver = s["solver"]
+        parameters = ", ".join(f"{k} = {v}" for k, v in s["parameters"].items())
+        dt = "exact" if solver["dt"] is None else f"{solver['dt']:g}"
+        lines.append(
+            f"| {name} | {'downstream' if s['downstream'] else 'corpus'} | `{s['equation']}` | {', '.join(s['fields'])} | {parameters} "
+            f"| {solver['resolution']} -> {table['store_resolution']} | {dt} | {s['record_every']:g} x {s['frames']} | {counts} "
+            f"| {splits['train']['samples'] * (s['frames'] - 1)} | {generated} | {seconds:.0f}{'' if complete else ' (so far)'} |"
+        )
+    return "\n".join(lines) + "\n"
