@@ -320,10 +320,10 @@ def _systems() -> dict[str, System]:
         System("ns_passive_scalar", ns, {"viscosity": 1e-3, "forcing": "fno", "solve_resolution": 64, "diffusivity": 1e-3, **every}, corpus,
                note="The nu = 1e-3 FNO flow carrying a passive scalar."),
         System("burgers", solver_recipe, {
-            "function": burgers_2d, "parameters": {"viscosity": 0.01}, "dt": 0.002, "scheme": _BURGERS_SCHEME,
+            "function": burgers_2d, "parameters": {"viscosity": 0.01}, "dt": 0.003, "scheme": _BURGERS_SCHEME,
             "initial": {"velocity_x": RandomField(sigma=2 * fno_sigma), "velocity_y": RandomField(sigma=2 * fno_sigma)},
             "solve_resolution": 64, "record_every": 0.1, "records": 20}, corpus,
-            note="Fronts of width ~ nu / |u| ~ 0.02 from velocities of std ~ 0.5; dt fixed (Courant <= 0.5 below a speed sum of 3.9)."),
+            note="Fronts of width ~ nu / |u| ~ 0.02 from velocities of std ~ 0.5; dt fixed (Courant number dt n (max|u| + max|v|) ~ 0.7 at a speed sum of 3.8, refused above 1)."),
         System("wave", solver_recipe, {
             "function": wave_2d, "parameters": {"speed": 0.5}, "dt": None, "scheme": "exact per Fourier mode (no time stepping)",
             # Equipartition: v0's law is c |k| times u0's, so displacement and rate carry comparable energy.
