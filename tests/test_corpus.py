@@ -110,3 +110,8 @@ def test_a_system_counts_consecutive_frame_pairs():
 def test_storing_finer_than_solving_is_refused():
     with pytest.raises(ValueError, match="exceeds solve_resolution"):
         navier_stokes_system(viscosity=1e-3, forcing=None, solve_resolution=32, store_resolution=64, record_every=1.0, records=2)
+
+
+def test_unknown_forcing_names_are_refused():
+    with pytest.raises(ValueError, match="unknown forcing 'shear'"):
+        navier_stokes_system(viscosity=1e-3, forcing="shear", solve_resolution=16, record_every=1.0, records=2)

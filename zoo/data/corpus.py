@@ -1,13 +1,15 @@
 """The multi-physics pretraining corpus (issue #16, section 1) and its downstream transfer systems.
 
-The corpus is a table, ``SYSTEMS``: each ``System`` is one PDE in one regime, a ``Recipe`` for
-``zoo.data.generate`` plus its trajectory counts per split. Systems flagged ``downstream`` are the
-transfer targets of the sample-efficiency benchmark and never enter pretraining.
+The corpus is a table, ``SYSTEMS``: each ``System`` is one PDE in one regime, the settings of a
+``Recipe`` for ``zoo.data.generate`` plus its trajectory counts per split. Systems flagged
+``downstream`` are the transfer targets of the sample-efficiency benchmark and never enter
+pretraining. Why each regime's amplitudes and grids: docs/corpus.md (64 vs 128 comparisons).
 
-Every system is built by one function, ``field_recipe``: draw each field's initial condition from
-its law on the solve grid, run the solver, prepend the initial frame, and store every frame at
-64x64 by spectral truncation (``spectral_resample``; exact for the modes the coarse grid holds), so
-a system that needs a finer solve than its storage grid states both in its data card.
+Every system's recipe comes from one function, ``field_recipe`` (``solver_recipe`` adapts any
+``zoo.pde`` solver to it): draw each field's initial condition from its law on the solve grid, run
+the solver, prepend the initial frame, and store every frame at 64x64 by spectral truncation
+(``spectral_resample``: exact for the modes the coarse grid holds); a system solved finer than it
+is stored says so in its data card.
 
 Seeds: one root seed; the data set of (system, split) is generated with
 ``dataset_seed(root, system, split)`` and its sample ``i`` with ``sample_seed(that, i)``.
@@ -44,10 +46,10 @@ from zoo.models.multiscale import spectral_resample
 from zoo.pde.boussinesq import boussinesq_2d
 from zoo.pde.burgers_2d import burgers_2d
 from zoo.pde.navier_stokes import FORCING_FORMULAS, default_time_step, navier_stokes_2d, passive_scalar_2d
-from zoo.pde.wave import wave_2d
 from zoo.pde.random_fields import gaussian_random_field
 from zoo.pde.reaction_diffusion import gray_scott_2d
 from zoo.pde.shallow_water import shallow_water_2d
+from zoo.pde.wave import wave_2d
 
 STORE_RESOLUTION = 64
 ROOT_SEED = 16  # issue #16
@@ -231,7 +233,9 @@ def navier_stokes_system(
 ) -> Recipe:
     """Vorticity (and, with ``diffusivity``, a passive scalar) of ``navier_stokes_2d`` at its default step."""
     dt = record_every / round(record_every / default_time_step(solve_resolution, record_every))
-    forcing_formula = "none (decaying)" if forcing is None else getattr(forcing, "formula", None) or FORCING_FORMULAS[forcing]
+    if isinstance(forcing, str) and forcing not in FORCING_FORMULAS:
+        raise ValueError(f"unknown forcing {forcing!r}; named forcings: {sorted(FORCING_FORMULAS)}, or a KolmogorovForcing, or None")
+    forcing_formula = "none (decaying)" if forcing is None else forcing.formula if isinstance(forcing, KolmogorovForcing) else FORCING_FORMULAS[forcing]
     common = {"dt": dt, "scheme": _NS_SCHEME,
               "solve_resolution": solve_resolution, "record_every": record_every, "records": records,
               "store_resolution": store_resolution, "described": {"forcing": forcing_formula}}
