@@ -536,6 +536,8 @@ def write_data_card(root: Path, system: System, seed: int = ROOT_SEED) -> None:
     for split, s in status.items():
         for name, f in s.get("fields", {}).items():
             lines.append(f"| {split} | {name} | {f['mean']:.4g} | {f['std']:.4g} | {f['min']:.4g} | {f['max']:.4g} |")
+    lines += ["", "Solve time: wall-clock seconds of the solver summed over shards, one thread, on a shared machine (compare with care).",
+              "Quick look: `frames.png` beside this card (test trajectory 0; `python recipes/corpus.py OUT --plots`)."]
     (root / system.name).mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / system.name / "DATACARD.md", "\n".join(lines) + "\n")
 
