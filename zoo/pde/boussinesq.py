@@ -20,6 +20,10 @@ at dt = 0.01, 4.0x smaller per halving of dt; tests/test_pde_boussinesq.py). Wit
 the Navier-Stokes solver without forcing, to round-off (tested). Heun is marginally unstable on the
 imaginary axis, so advection relies on the viscous damping of the fastest modes, as in the
 Navier-Stokes solver; steps whose initial Courant number exceeds ``MAX_COURANT`` are refused.
+
+Resolution (64x64 solve vs a 128x128 solve truncated to 64x64, relative L2 over 20 records to
+t = 10, g = 1, w0 the FNO law scaled to std 0.5, b0 a unit-std random field times 0.1):
+1.4e-4 (w) and 2.1e-4 (b) at nu = kappa = 1e-3, 3e-5 and 6e-5 at 2e-3; with b0 x 0.3, 6e-4 and 1e-3 at 1e-3.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ number for the whole run; a step above ``MAX_COURANT`` is refused up front.
 
 Validated against the Cole-Hopf exact solution ``u = -2 nu grad(log phi)``, ``phi_t = nu Laplacian(phi)``
 (error at round-off level at 64x64, fourth order in dt).
+
+Resolution (64x64 solve vs a 128x128 solve truncated to 64x64, relative L2 over 20 records to
+t = 1, 4 initial states: components 0.25 x unit-std Gaussian random fields, alpha 3, tau 5):
+2e-6 at nu = 1e-2, 5e-4 at nu = 5e-3, 1.4e-2 at nu = 2e-3 (fronts thinner than the grid).
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ the largest rate of the reaction Jacobian; a step with ``dt R0 > 2`` at the init
 Measured (tests/test_pde_reaction_diffusion.py): the homogeneous steady states stay put to
 round-off, the linear diffusion limit is matched to Crank-Nicolson's error, a uniform state follows
 the reaction ODE, and the error against a refined solve falls 4x per halving of dt (1.2e-6 relative
-at dt = 0.5 on a growing spot pattern at 32x32, D_a = 1e-3, t = 40).
+at dt = 0.5 on a growing spot pattern at 32x32, D_a = 1e-3, t = 40). Resolution (64x64 solve vs
+a 128x128 solve truncated to 64x64, relative L2 of the fluctuations over 20 records to t = 2000,
+F = 0.04, k = 0.06, D_b = D_a / 2): 4.4e-4 (a), 4.9e-4 (b) at D_a = 1e-4 (stripes ~1/8 wide).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ harmonic oscillator of frequency ``omega = c |k|``, so
 stepping, hence no time error and no stability limit, whatever ``dt``. The only errors are the
 grid's (none for a band-limited field) and round-off (measured: ~1e-15 relative in float64 against
 exact plane waves and d'Alembert's solution, energy conserved to ~1e-15; tests/test_pde_wave.py).
-Axis ``-2`` of a field is x and axis ``-1`` is y, grid points ``x_i = i / n``.
+Axis ``-2`` of a field is x and axis ``-1`` is y, grid points ``x_i = i / n``. Modes do not
+interact, so a 64x64 solve equals a 128x128 solve truncated to 64x64 (measured: 5e-16).
 """
 
 from __future__ import annotations
