@@ -115,3 +115,33 @@ def test_storing_finer_than_solving_is_refused():
 def test_unknown_forcing_names_are_refused():
     with pytest.raises(ValueError, match="unknown forcing 'shear'"):
         navier_stokes_system(viscosity=1e-3, forcing="shear", solve_resolution=16, record_every=1.0, records=2)
+
+
+def test_generate_corpus_writes_data_cards_and_statistics_and_skips_a_failing_system(tmp_path, monkeypatch):
+    import json
+
+    import zoo.data.corpus as corpus
+    from zoo.data import load_fields
+
+    def failing(**settings):
+        recipe = navier_stokes_system(**settings)
+
+        def solve(start, stop, seed):
+            raise FloatingPointError("blew up")
+
+        return corpus.Recipe(recipe.equation, recipe.fields, recipe.description, solve)
+
+    settings = {"viscosity": 1e-3, "forcing": None, "solve_resolution": 16, "store_resolution": 16, "record_every": 0.5, "records": 2}
+    tiny = {"broken": System("broken", failing, settings, {"train": 2, "test": 1}),
+            "calm": System("calm", navier_stokes_system, settings, {"train": 3, "test": 1}, shard_size=2)}
+    monkeypatch.setattr(corpus, "SYSTEMS", tiny)
+    with pytest.raises(RuntimeError, match="broken/train: blew up"):
+        corpus.generate_corpus(tmp_path, progress=False)
+    data = load_fields(tmp_path / "calm" / "train")
+    assert data.trajectories.shape == (3, 3, 1, 16, 16) and data.channels == ["vorticity"]
+    table = json.loads((tmp_path / "corpus.json").read_text())
+    stats = table["systems"]["calm"]["splits"]["train"]
+    assert stats["generated"] == 3 and stats["seed"] == dataset_seed(ROOT_SEED, "calm", "train")
+    torch.testing.assert_close(stats["fields"]["vorticity"]["std"], float(data.trajectories.double().std(unbiased=False)), rtol=1e-6, atol=0)
+    assert table["systems"]["broken"]["splits"]["train"]["generated"] == 0
+    assert "| train | vorticity |" in (tmp_path / "calm" / "DATACARD.md").read_text()
