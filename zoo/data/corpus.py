@@ -308,7 +308,7 @@ def _systems() -> dict[str, System]:
     ns = navier_stokes_system
     every = {"record_every": 1.0, "records": 20}
     corpus = {"train": 260, "val": 8, "test": 32}
-    expensive = {"train": 160, "val": 8, "test": 32}
+    expensive = {"train": 120, "val": 8, "test": 32}
     downstream = {"train": 256, "val": 16, "test": 32}
     fno_sigma = 7.0**1.5  # the FNO law's sigma: std(w0) ~ 0.26
     systems = [
@@ -335,7 +335,7 @@ def _systems() -> dict[str, System]:
             "function": wave_2d, "parameters": {"speed": 0.5}, "dt": None, "scheme": "exact per Fourier mode (no time stepping)",
             # Equipartition: v0's law is c |k| times u0's, so displacement and rate carry comparable energy.
             "initial": {"displacement": RandomField(alpha=3.0, sigma=49.0), "displacement_rate": RandomField(alpha=2.0, sigma=0.5 * 49.0)},
-            "solve_resolution": 64, "record_every": 0.05, "records": 20}, {"train": 400, "val": 8, "test": 32},
+            "solve_resolution": 64, "record_every": 0.05, "records": 20}, {"train": 480, "val": 8, "test": 32},
             note="u_tt = c^2 Laplacian(u) as (u, u_t); exact in time, so resolution-limited only by the initial fields."),
         System("boussinesq", solver_recipe, {
             "function": boussinesq_2d, "parameters": {"viscosity": 1e-3, "diffusivity": 1e-3, "gravity": 1.0}, "dt": 0.01,
@@ -344,7 +344,8 @@ def _systems() -> dict[str, System]:
             note="Buoyancy-driven flow on the periodic square (gravity along -y, no walls, no background stratification)."),
         System("shallow_water", solver_recipe, _shallow_water(tracer=False), corpus,
                note="Gravity waves and their nonlinear steepening on a fluid of mean depth 1 (wave speed sqrt(g H) = 1)."),
-        # Solved at 96x96 (~3x the cost of 64x64): generated last, with fewer trajectories.
+        # Solved at 96x96 (~3x the cost of 64x64 per step): generated last, with fewer trajectories
+        # (the exact, nearly free wave system has more to keep 50k pairs).
         # dt 0.005 rather than the default 1/150: by t = 20 this flow's speeds reach the Courant
         # numbers at which Heun, barely damped at nu = 1e-4, is unstable at the fastest modes.
         System("ns_nu1e-4_fno", ns, {"viscosity": 1e-4, "forcing": "fno", "solve_resolution": 96, "dt": 0.005, **every}, expensive,
