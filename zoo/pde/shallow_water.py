@@ -16,7 +16,8 @@ nonlinear equations steepen waves into bores (shocks) that a spectral grid canno
 diffusion keeps them a few grid cells wide. Resolution (64x64 solve vs a 128x128 solve truncated to
 64x64, relative L2 over 20 records to t = 1, g = 1, h = 1 + A x unit-std random field, alpha 3,
 tau 5, at rest): A = 0.1: 1.4e-5 (h), 1.7e-4 (u) at the default nu = 2e-3, 1.7e-4 and 9e-4 at
-nu = 1e-3; A = 0.2 needs nu = 5e-3 (6e-6, 8e-6; 1.7e-3 and 1e-3 at nu = 2e-3).
+nu = 1e-3; A = 0.2, or A = 0.1 with initial velocities 0.2 x random fields, needs nu = 5e-3
+(A = 0.2: 6e-6, 8e-6, and 1.7e-3, 1e-3 at nu = 2e-3; with velocities: 7e-5, 3e-5, and 5e-3, 2e-3 at 2e-3).
 Diffusing ``h`` too leaves the mass ``mean(h)`` untouched (no ``k = 0`` component) and damps each
 linear wave by exactly ``exp(-nu |k|^2 t)`` without changing its frequency.
 
