@@ -482,7 +482,8 @@ def _write_statistics(directory: Path) -> dict[str, Any]:
     return stats
 
 
-def _split_status(root: Path, system: System) -> dict[str, Any]:
+def _split_status(root: Path, system: System, seed: int) -> dict[str, Any]:
+    """Per split: path, seed, trajectories asked and generated; statistics once finished."""
     status = {}
     for split, count in system.trajectories.items():
         directory = root / system.name / split
@@ -494,7 +495,7 @@ def _split_status(root: Path, system: System) -> dict[str, Any]:
             stats = {"samples": count, "generated": done}
         else:
             stats = stats | {"generated": count}
-        status[split] = {"path": f"{system.name}/{split}", "seed": None, **stats}
+        status[split] = {"path": f"{system.name}/{split}", "seed": dataset_seed(seed, system.name, split), **stats}
     return status
 
 
@@ -502,9 +503,7 @@ def write_corpus_table(root: Path, seed: int = ROOT_SEED) -> None:
     """``root/corpus.json``: every system, its fields, shapes, splits (seeds, progress, statistics)."""
     table = {"root_seed": seed, "store_resolution": STORE_RESOLUTION, "axes": AXES, "systems": {}}
     for system in SYSTEMS.values():
-        splits = _split_status(root, system)
-        for split in splits:
-            splits[split]["seed"] = dataset_seed(seed, system.name, split)
+        splits = _split_status(root, system, seed)
         table["systems"][system.name] = {
             "downstream": system.downstream,
             "equation": system.recipe.equation,
@@ -544,9 +543,9 @@ def write_data_card(root: Path, system: System, seed: int = ROOT_SEED) -> None:
         "| split | trajectories | generated | seed | solve time (s) |",
         "|---|---|---|---|---|",
     ]
-    status = _split_status(root, system)
+    status = _split_status(root, system, seed)
     for split, s in status.items():
-        lines.append(f"| {split} | {s['samples']} | {s['generated']} | {dataset_seed(seed, system.name, split)} | {s.get('solve_seconds', '')} |")
+        lines.append(f"| {split} | {s['samples']} | {s['generated']} | {s['seed']} | {s.get('solve_seconds', '')} |")
     lines += ["", "Per-field statistics over every frame of the split:", "", "| split | field | mean | std | min | max |", "|---|---|---|---|---|---|"]
     for split, s in status.items():
         for name, f in s.get("fields", {}).items():
