@@ -25,6 +25,8 @@ SMALL = {
     "UNet2d": ({"in_channels": 3, "out_channels": 2, "width": 8, "depth": 2}, 3),
     "FieldOperator": ({"backbone": fno(3, 2), "input_mean": [0.5] * 3, "output_std": [2.0] * 2}, 3),
     "ResidualWidth": ({"backbone": fno(3, 2), "output_mean": [-1.0] * 2}, 3),
+    # Named fields in, their next frame out: its inputs are built by `call_inputs`.
+    "MultiphysicsOperator": ({"fields": ["vorticity", "scalar"], "context": HISTORY, "width": 8, "depth": 1, "modes": 4, "groups": 2}, 2),
     "AutoregressiveOperator": (stepper()["config"] | {"field_mean": [0.1], "field_std": [1.5]}, HISTORY),
     "MultiscaleOperator": ({"coarse": stepper(), "correction": {"architecture": "FieldOperator", "config": {"backbone": fno(HISTORY + 1, 1)}}, "coarse_grid": 8}, HISTORY),
 }
@@ -42,6 +44,14 @@ def build(name):
     return zoo.create_model(name, **config).eval(), in_channels
 
 
+def call_inputs(name, in_channels, batch, height, width):
+    """The positional arguments of a forward pass and the output shape they give."""
+    if name == "MultiphysicsOperator":
+        fields = SMALL[name][0]["fields"]
+        return (torch.randn(batch, HISTORY, len(fields), height, width), fields), (batch, len(fields), height, width)
+    return (torch.randn(batch, in_channels, height, width),), None
+
+
 def test_every_registered_architecture_has_a_small_config():
     from zoo.models import get_model_class
 
@@ -53,9 +63,9 @@ def test_every_registered_architecture_has_a_small_config():
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_forward_and_backward(name):
     model, in_channels = build(name)
-    inputs = torch.randn(2, in_channels, GRID, GRID)
-    outputs = model.train()(inputs)
-    assert outputs.shape == (2, model.out_channels, GRID, GRID) and torch.isfinite(outputs).all()
+    inputs, shape = call_inputs(name, in_channels, 2, GRID, GRID)
+    outputs = model.train()(*inputs)
+    assert outputs.shape == (shape or (2, model.out_channels, GRID, GRID)) and torch.isfinite(outputs).all()
     outputs.square().mean().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert missing == []
@@ -67,9 +77,9 @@ def test_config_rebuilds_the_same_architecture(name):
     rebuilt = zoo.create_model(name, **model.config).eval()
     assert rebuilt.config == model.config
     rebuilt.load_state_dict(model.state_dict(), strict=True)
-    inputs = torch.randn(1, in_channels, GRID, GRID)
+    inputs, _ = call_inputs(name, in_channels, 1, GRID, GRID)
     with torch.no_grad():
-        torch.testing.assert_close(rebuilt(inputs), model(inputs), rtol=0, atol=0)
+        torch.testing.assert_close(rebuilt(*inputs), model(*inputs), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -80,17 +90,18 @@ def test_save_and_load_round_trip_bit_for_bit(name, tmp_path):
     assert type(loaded) is type(model) and loaded.config == model.config
     for (key, original), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(original, restored), key
-    inputs = torch.randn(1, in_channels, GRID, GRID)
+    inputs, _ = call_inputs(name, in_channels, 1, GRID, GRID)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(inputs), model(inputs), rtol=0, atol=0)
+        torch.testing.assert_close(loaded(*inputs), model(*inputs), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_runs_on_another_grid(name):
     model, in_channels = build(name)
+    inputs, shape = call_inputs(name, in_channels, 1, OTHER_GRID, 2 * OTHER_GRID)
     with torch.no_grad():
-        outputs = model(torch.randn(1, in_channels, OTHER_GRID, 2 * OTHER_GRID))
-    assert outputs.shape == (1, model.out_channels, OTHER_GRID, 2 * OTHER_GRID) and torch.isfinite(outputs).all()
+        outputs = model(*inputs)
+    assert outputs.shape == (shape or (1, model.out_channels, OTHER_GRID, 2 * OTHER_GRID)) and torch.isfinite(outputs).all()
 
 
 @pytest.mark.parametrize("name", ["AutoregressiveOperator", "MultiscaleOperator"])
