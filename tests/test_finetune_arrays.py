@@ -56,7 +56,7 @@ def travelling_waves(n, frames=6, size=12, channels=None, seed=0):
 
 
 def finetune(stepper, data, *options):
-    return main(["finetune", "--from", stepper, "--data", str(data), "--epochs", "2", "--patience", "1",
+    return main(["finetune", "--from", stepper, "--data", str(data), "--epochs", "1", "--patience", "1",
                  "--batch-size", "4", "--device", "cpu", "--quiet", *options])  # fmt: skip
 
 
@@ -211,3 +211,13 @@ def test_more_channels_than_the_checkpoint_get_new_heads(tmp_path, stepper):
     assert metrics["data"]["fields"] == ["vorticity", "scalar"]
     splits = metrics["data"]["splits"]
     assert sorted(splits["train"] + splits["validation"] + splits["test"]) == list(range(6))
+
+
+def test_array_files_are_a_data_format_of_run_configurations(tmp_path):
+    from zoo.data import load_fields
+
+    np.save(tmp_path / "runs.npy", travelling_waves(3))
+    assert torch.equal(load_fields(tmp_path / "runs.npy").trajectories[:, :, 0], torch.from_numpy(travelling_waves(3)))
+    (tmp_path / "runs.dat").write_bytes(b"")
+    with pytest.raises(DataFileError, match="save plain arrays as .npy or .safetensors"):
+        load_fields(tmp_path / "runs.dat")
