@@ -124,6 +124,11 @@ def test_a_missing_hdf5_key_names_the_datasets_present(tmp_path, stepper, capsys
     refused(capsys, finetune(stepper, tmp_path / "runs.h5", "--key", "sim/w"), "no dataset 'sim/w'", "sim/u")
 
 
+def test_a_model_that_is_not_a_time_stepper_is_refused(tmp_path, capsys):
+    np.save(tmp_path / "runs.npy", travelling_waves(5))
+    refused(capsys, finetune("fno-darcy", tmp_path / "runs.npy"), "fno-darcy is a FieldOperator, not a time stepper", "--config")
+
+
 def test_field_names_must_match_the_channels(tmp_path, stepper, capsys):
     np.save(tmp_path / "one.npy", travelling_waves(5))
     refused(capsys, finetune(stepper, tmp_path / "one.npy", "--fields", "vorticity,scalar"), "2 field names", "1 channels")

@@ -145,6 +145,8 @@ def _comparison(runs: dict[str, dict[str, Any]]) -> str:
     """Test errors of each run, one line each (mean +- 95% interval over test trajectories)."""
     first = next(iter(runs.values()))["test"]
     lines = [f"test relative L2 on {first['trajectories']} trajectories ({first['source']}); rollout of {first['rollout_steps']} steps:"]
+    if len({json.dumps(m["data"], sort_keys=True) for m in runs.values()}) > 1:
+        lines[0] += " -- the runs used different data, splits or test sets: not comparable"
     for name, metrics in runs.items():
         test, early = metrics["test"], metrics["early_stopping"]
         cell = lambda m: f"{m['mean']:.4f}" + (f" +- {m['ci95']:.4f}" if m["ci95"] is not None else "")  # noqa: E731
