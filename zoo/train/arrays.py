@@ -168,9 +168,9 @@ def finetune_on_arrays(
         eval_data=[_rollout_windows(validation, history)],
         metadata=metadata,
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     trainer.fit(resume=resume)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     model = trainer.model.eval()
     steps_run = trainer.step
     early = dict(trainer.early_stopping)
@@ -212,6 +212,7 @@ def finetune_on_arrays(
         "compute": {
             "wall_seconds": round(wall, 1),
             "seconds_per_epoch": round(wall / max(1, steps_run // batches_per_epoch), 2),
+            "cpu_seconds": round(cpu, 1),  # all threads of this process; wall / cpu shows how shared the machine was
             "torch_threads": torch.get_num_threads(),
             "machine": f"{platform.machine()} {platform.system()}",
             "note": "this call only; a resumed run adds its earlier calls' time",
@@ -321,7 +322,11 @@ def _evaluation(metrics: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]
     grid = metrics["test"]["grid"]
     history = metrics["training"]["history"]
     return {
-        "test_data": {"description": metrics["test"]["source"], "samples": metrics["test"]["trajectories"]},
+        "test_data": {
+            "description": f"{metrics['test']['source']} ({metrics['data']['test']['file']}): one-step error over every window "
+            f"(one_step_relative_l2) and the {test['rollout_steps']}-step free rollout from the first {history} frames (relative_l2)",
+            "samples": metrics["test"]["trajectories"],
+        },
         "resolutions": [{
             "grid": grid,
             "zero_shot": False,
