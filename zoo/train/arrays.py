@@ -1,21 +1,13 @@
 """Fine-tune a pretrained time stepper on the user's own trajectories in one plain array file.
 
-:func:`finetune_on_arrays` is what ``zoo finetune --from NAME --data my.npy`` runs. The array is
-``(N, T, C, H, W)`` (:mod:`zoo.data.arrays`); the steps, each recorded in the run directory:
-
-1. split the trajectories into train and validation (and test, without ``eval_data``):
-   seeded, disjoint, the indices written to ``metrics.json`` and the card;
-2. adapt the checkpoint to ``C`` channels (:func:`zoo.models.adapt.with_channels`: new heads, the
-   Fourier blocks kept) and set its normalisation statistics from the training split
-   (:func:`zoo.models.normalisation.normalised_to`, stored in ``config.json``); with ``scratch``
-   the same architecture and statistics from random initialisation instead;
-3. train on one-step windows (``history`` frames in, the next out), one evaluation per epoch: the
-   relative L2 of free rollouts of the validation trajectories, which early stopping watches
-   (the best epoch's weights are kept); resumable from the run's checkpoints;
-4. test the kept model on the test trajectories with :func:`zoo.eval.rollout.time_stepper_metrics`
-   (the metric of ``zoo eval`` and the cards): one-step error over every window, and the error of
-   the free rollout from the first ``history`` frames; write ``metrics.json`` and the model in Hub
-   layout (``model/``: config.json, model.safetensors, evaluation.json, README.md card).
+:func:`finetune_on_arrays` is what ``zoo finetune --from NAME --data my.npy`` runs on an array
+``(N, T, C, H, W)`` (:mod:`zoo.data.arrays`): seeded disjoint splits (recorded); new heads for
+``C`` channels (:func:`zoo.models.adapt.with_channels`) and normalisation statistics of the
+training split (:func:`zoo.models.normalisation.normalised_to`, stored in ``config.json``), or
+with ``scratch`` the same architecture and statistics from random weights; one-step training with
+early stopping on the validation rollout error; test errors from
+:func:`zoo.eval.rollout.time_stepper_metrics` (the metric of ``zoo eval`` and the cards) in
+``metrics.json``, and the model in Hub layout with its card in ``model/``.
 """
 
 from __future__ import annotations
