@@ -334,3 +334,56 @@ def test_physics_informed_rollout_feeds_the_residual_the_whole_predicted_traject
 
     PhysicsInformed(physics, rollout_steps=3)(Shift(), torch.zeros(2, 1, 5))
     assert seen["prediction"][:, :, 0].tolist() == [[1, 2, 3]] * 2
+
+
+class ScriptedEvaluation(Supervised):
+    """Evaluations report ``values`` in turn (one batch each) and keep a copy of the weights they saw."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values, self.seen = list(values), []
+
+    def evaluate(self, model, batch):
+        self.seen.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"relative_l2": torch.full((len(batch[0]),), self.values[len(self.seen) - 1])}
+
+
+def assert_same_weights(model, state):
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, state[name]), name
+
+
+def test_early_stopping_stops_after_patience_and_keeps_the_best_weights(tmp_path):
+    data, held_out = heat_pairs(16, seed=0), heat_pairs(8, seed=1)
+    # Evaluations at steps 0 (the starting weights), 2, 4, 6, 8: best at step 4, then two worse ones.
+    objective = ScriptedEvaluation([0.5, 0.4, 0.3, 0.35, 0.32, 0.1])
+    settings = dict(max_steps=40, eval_every=2, early_stopping_patience=2, schedule="constant")
+    model = tiny_fno()
+    trainer = Trainer(model, data, config(tmp_path, **settings), objective=objective, eval_data=held_out)
+    trainer.fit()
+    assert trainer.step == 8 and len(objective.seen) == 5
+    assert trainer.early_stopping == {"best": pytest.approx(0.3), "best_step": 4, "since": 2, "stopped": True}
+    assert not torch.equal(objective.seen[2]["lifting.weight"], objective.seen[4]["lifting.weight"])
+    assert_same_weights(model, objective.seen[2])
+    assert_same_weights(from_pretrained(tmp_path / "model"), objective.seen[2])
+
+    # Resumed after the stop: no further step, and the best weights again (from out_dir/best).
+    resumed = tiny_fno(seed=5)
+    again = Trainer(resumed, data, config(tmp_path, **settings), objective=ScriptedEvaluation([]), eval_data=held_out)
+    again.fit(resume=True)
+    assert again.step == 8
+    assert_same_weights(resumed, objective.seen[2])
+
+
+def test_early_stopping_keeps_the_starting_weights_when_training_never_beats_them(tmp_path):
+    objective = ScriptedEvaluation([0.2, 0.3, 0.4])
+    model = tiny_fno()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    settings = dict(max_steps=40, eval_every=2, early_stopping_patience=2)
+    Trainer(model, heat_pairs(16), config(**settings), objective=objective, eval_data=heat_pairs(8, seed=1)).fit()
+    assert_same_weights(model, start)
+
+
+def test_early_stopping_needs_evaluations_to_watch():
+    with pytest.raises(ValueError, match="early stopping needs eval_data"):
+        Trainer(tiny_fno(), heat_pairs(16), config(early_stopping_patience=3))

@@ -1,6 +1,7 @@
 """Readers for the formats PDE data is published in, all returning ``FieldData``.
 
 * ``zoo``: a directory written by ``zoo data generate`` (``zoo.data.store``).
+* ``array``: one plain array ``(N, T, C, *spatial)`` in ``.npy`` or ``.safetensors`` (``zoo.data.arrays``).
 * ``neuralop``: neuraloperator's ``.pt`` dicts, ``{"x", "y"}`` (Darcy) or ``{"input", "output", "visc"}``
   (Burgers); read with ``torch.load(weights_only=True)``, which never executes code.
 * ``pdebench``: PDEBench HDF5, in its three layouts: one ``"tensor"`` array ``(N, T, *spatial)``
@@ -23,10 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from zoo.data.arrays import read_array
 from zoo.data.fields import FieldData
 from zoo.data.store import MANIFEST, DataFileError, read_directory, read_manifest
 
-FORMATS = ("zoo", "neuralop", "pdebench", "the_well")
+FORMATS = ("zoo", "array", "neuralop", "pdebench", "the_well")
 
 
 def bundled_path(name: str) -> Path:
@@ -48,10 +50,15 @@ def detect_format(path: Path) -> str:
         raise DataFileError(f"{path}: file not found")
     if path.suffix in (".pt", ".pth"):
         return "neuralop"
+    if path.suffix in (".npy", ".safetensors"):
+        return "array"
     if path.suffix in (".h5", ".hdf5", ".hdf"):
         with _open_hdf5(path) as handle:
             return "the_well" if "t0_fields" in handle or "n_spatial_dims" in handle.attrs else "pdebench"
-    raise DataFileError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; pass format= one of {FORMATS}")
+    raise DataFileError(
+        f"{path}: cannot tell the format from the suffix {path.suffix!r}; save plain arrays as .npy or .safetensors, "
+        f"or name the format (a data source's 'format' key) as one of {FORMATS}"
+    )
 
 
 def load_fields(path: str | Path, *, format: str | None = None, samples: tuple[int, int] | None = None) -> FieldData:
@@ -62,7 +69,7 @@ def load_fields(path: str | Path, *, format: str | None = None, samples: tuple[i
     """
     path = Path(path)
     format = format or detect_format(path)
-    readers = {"zoo": read_zoo, "neuralop": read_neuralop, "pdebench": read_pdebench, "the_well": read_the_well}
+    readers = {"zoo": read_zoo, "array": read_array, "neuralop": read_neuralop, "pdebench": read_pdebench, "the_well": read_the_well}
     if format not in readers:
         raise ValueError(f"unknown format {format!r}; supported: {FORMATS}")
     if format == "zoo":

@@ -62,6 +62,9 @@ class TrainConfig:
     Bookkeeping: ``log_every``, ``eval_every`` and ``checkpoint_every`` in steps (0: never; a
     final evaluation and checkpoint are always made when there is somewhere to put them);
     ``out_dir`` receives ``metrics.jsonl``/``.csv``, ``plots/``, ``checkpoints/`` and ``model/``.
+    Early stopping: with ``early_stopping_patience > 0`` training stops after that many
+    evaluations in a row without a lower ``early_stopping_metric`` on the evaluation data, and the
+    weights of the best evaluation are the ones kept (``model/``, and the trainer's model).
     """
 
     max_steps: int = 1000
@@ -87,6 +90,8 @@ class TrainConfig:
     device: str = "auto"
     num_workers: int = 0
     progress: bool = True
+    early_stopping_patience: int = 0
+    early_stopping_metric: str = "relative_l2"
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
@@ -94,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
+        if self.early_stopping_patience < 0:
+            raise ValueError(f"early_stopping_patience must be >= 0, got {self.early_stopping_patience}")
         for name in ("max_steps", "batch_size", "log_every", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

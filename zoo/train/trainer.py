@@ -10,6 +10,10 @@ Exact resume rests on three facts: the data order is a function of ``(seed, step
 (:class:`~zoo.train.batching.BatchPlan`), the learning rate is a function of the step, and the
 checkpoint holds the weights, the AdamW moments and every RNG state. Data loaders get their own
 generator so that creating one never draws from the global RNG.
+
+Early stopping (``config.early_stopping_patience``) tracks the evaluation metric; the best weights
+are kept in memory and in ``out_dir/best/``, and its state (best value and step, evaluations since,
+stopped or not) is in every checkpoint, so a resumed run stops where the uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from zoo.eval.evaluate import as_datasets, evaluate, flatten_metrics
 from zoo.eval.plots import plot_loss_curves, plot_rollout_error
 from zoo.files import atomic_directory, atomic_write_bytes
 from zoo.train.batching import BatchPlan
+from zoo.hub.weights import load_weights_into, save_weights
 from zoo.train.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint, write_model_files
 from zoo.train.config import TrainConfig
 from zoo.train.distributed import DistributedContext, all_reduce_sum, init_distributed, union_of_keys
@@ -123,6 +128,11 @@ class Trainer:
         self.step = 0
         self._last_checkpoint = -1
         self.history: list[dict[str, Any]] = []
+        if config.early_stopping_patience and (eval_data is None or not config.eval_every):
+            raise ValueError("early stopping needs eval_data and eval_every > 0 (the evaluations it watches)")
+        # best: lowest early_stopping_metric so far and its step; since: evaluations without improving it
+        self.early_stopping = {"best": math.inf, "best_step": 0, "since": 0, "stopped": False}
+        self._best_state: dict[str, torch.Tensor] | None = None
 
     # ---- the loop
 
@@ -147,7 +157,9 @@ class Trainer:
             dynamic_ncols=True,
             desc="train",
         )
-        while self.step < config.max_steps:
+        if config.early_stopping_patience and self.step == 0:
+            self._log_eval()  # the starting weights compete too: a fine-tuned model never ends worse than its start
+        while self.step < config.max_steps and not self.early_stopping["stopped"]:
             batch = move_to(next(batches), self.device)
             lr = self._set_learning_rate()
             terms = self.train_step(batch)
@@ -163,14 +175,16 @@ class Trainer:
             if config.eval_every and self.step % config.eval_every == 0:
                 self._log_eval()
                 last_eval = self.step
-            if config.checkpoint_every and self.step % config.checkpoint_every == 0:
+            if config.checkpoint_every and self.step % config.checkpoint_every == 0 or (self.early_stopping["stopped"] and self.out_dir):
                 self.save_checkpoint()
         progress.close()
-        if self.eval_data is not None and last_eval != self.step:
+        if self.eval_data is not None and last_eval != self.step and not self.early_stopping["stopped"]:
             self._log_eval()
+        if self.out_dir and self._last_checkpoint != self.step:
+            self.save_checkpoint()
+        if self._best_state is not None:  # the checkpoints keep the last weights, the model the best ones
+            self.model.load_state_dict(self._best_state)
         if self.out_dir:
-            if self._last_checkpoint != self.step:
-                self.save_checkpoint()
             if self.context.is_main:
                 atomic_directory(
                     self.out_dir / "model",
@@ -227,7 +241,7 @@ class Trainer:
             step=self.step,
             model=self.model,
             optimizer=self.optimizer,
-            trainer_state={"config": self.config.to_dict()},
+            trainer_state={"config": self.config.to_dict(), "early_stopping": self.early_stopping},
             metadata=self.metadata(),
             keep=self.config.keep_checkpoints,
         )
@@ -266,6 +280,13 @@ class Trainer:
                 + ", ".join(f"{k} was {saved[k]}, now {getattr(self.config, k)}" for k in changed)
             )
         self.step = self._last_checkpoint = state["step"]
+        self.early_stopping.update(state.get("early_stopping", {}))
+        best = self.out_dir / "best" / "training_weights.safetensors"
+        if self.config.early_stopping_patience and self.early_stopping["best_step"] and best.exists():
+            current = {k: v.clone() for k, v in self.model.state_dict().items()}
+            load_weights_into(self.model, best)
+            self._best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+            self.model.load_state_dict(current)
         if self.log is not None:
             self.log.truncate_after(self.step)
         return True
@@ -330,6 +351,36 @@ class Trainer:
         if metrics:
             self._record({"step": self.step, "split": "eval", **metrics})
             self._write_reports()
+        if self.config.early_stopping_patience:
+            self._watch(metrics)
+
+    def _watch(self, metrics: dict[str, Any]) -> None:
+        """Early stopping: keep the best weights, stop after ``patience`` evaluations without improving."""
+        name, state = self.config.early_stopping_metric, self.early_stopping
+        improved = torch.zeros((), device=self.device)
+        if self.context.is_main:
+            if name not in metrics or not isinstance(metrics[name], float):
+                raise ValueError(f"early_stopping_metric {name!r} is not an evaluation metric; have {sorted(metrics)}")
+            improved += metrics[name] < state["best"]
+        improved = bool(all_reduce_sum(improved, self.context) > 0)  # rank 0 decides for all
+        if improved:
+            state.update(best=metrics.get(name, math.nan), best_step=self.step, since=0)
+            self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if self.out_dir and self.context.is_main:
+                atomic_directory(
+                    self.out_dir / "best",
+                    lambda directory: save_weights(self._best_state, directory / "training_weights.safetensors"),
+                )
+        else:
+            state["since"] += 1
+            state["stopped"] = state["since"] >= self.config.early_stopping_patience
+        if self.config.progress and self.context.is_main:
+            epoch = f" (epoch {self.step / self.plan.batches_per_epoch:.4g})" if self.plan is not None else ""
+            tqdm.write(
+                f"step {self.step}{epoch}: validation {name} {metrics[name]:.4g}"
+                + (" (best)" if improved else f", best {state['best']:.4g} at step {state['best_step']}")
+                + (f"; stopping: no improvement in {state['since']} evaluations" if state["stopped"] else "")
+            )
 
     def _record(self, record: dict[str, Any]) -> None:
         if not self.context.is_main:
