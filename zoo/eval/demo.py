@@ -57,14 +57,14 @@ def run_demo(
     tqdm.write(f"loaded {checkpoint}: {type(model.backbone).__name__}, {sum(p.numel() for p in model.parameters()):,} parameters; "
                f"a new initial vorticity is drawn on each grid; plots go to {out.resolve()}/")
     work = sum((n / TRAINING_GRID) ** 3 * t_end + ROLLOUT_WORK * (n / TRAINING_GRID) ** 2 + PLOT_WORK for n in grids) + 2 * PLOT_WORK
-    bar = tqdm(total=round(work, 1), disable=not progress, bar_format="{desc:<28} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+    bar = tqdm(total=round(work, 1), desc="starting", disable=not progress, bar_format="{desc:<28} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
     curves, spectra, plots = {}, {}, []
     with bar, _one_thread():
         for n in grids:
             tag = f"{n}x{n}" + (" (zero-shot)" if n != TRAINING_GRID else "")
             w0 = gaussian_random_field(1, n, seed=seed, dtype=torch.float64)
             truth, solver_seconds = _timed(lambda: _solve(w0, t_end, bar, (n / TRAINING_GRID) ** 3, f"solving {n}x{n}"))
-            bar.set_description_str(f"rolling out {n}x{n}")
+            bar.set_description_str(f"rolling out {n}x{n}", refresh=False)
             with torch.no_grad():
                 prediction, model_seconds = _timed(lambda: model.rollout(truth[:, : model.history], t_end - model.history))
             bar.update(ROLLOUT_WORK * (n / TRAINING_GRID) ** 2)
@@ -78,15 +78,15 @@ def run_demo(
             _, e_pred = kinetic_energy_spectrum(prediction[0, -1].double())
             spectra[f"solver {n}"] = (k[1:].tolist(), e_true[1:].tolist())
             spectra[f"operator {n}"] = (k[1:].tolist(), e_pred[1:].tolist())
-            bar.set_description_str(f"plotting {n}x{n}")
+            bar.set_description_str(f"plotting {n}x{n}", refresh=False)
             fields = {"solver": truth[0, -1], "operator": prediction[0, -1], "difference": prediction[0, -1] - truth[0, -1]}
             plots.append(plot_fields(fields, out / f"vorticity_t{t_end}_{n}.png", title=f"Vorticity at t = {t_end}, {tag}"))
             bar.update(PLOT_WORK)
-        bar.set_description_str("plotting error and spectra")
+        bar.set_description_str("plotting error and spectra", refresh=False)
         plots.append(plot_curves(curves, out / "rollout_error.png", xlabel="t", ylabel="relative L2 error", logy=True))
         plots.append(plot_curves(spectra, out / f"energy_spectrum_t{t_end}.png", xlabel="wavenumber k", ylabel="E(k)", logx=True, logy=True))
         bar.update(2 * PLOT_WORK)
-        bar.set_description_str("done")
+        bar.set_description_str("done", refresh=False)
     tqdm.write(f"plots written to {out.resolve()}/: " + ", ".join(path.name for path in plots))
     return plots
 
@@ -99,7 +99,7 @@ def _solve(w0: torch.Tensor, t_end: int, bar: tqdm, work_per_unit: float, label:
     """
     records, w = [], w0
     for t in range(1, t_end + 1):
-        bar.set_description_str(f"{label} t = {t}/{t_end}")
+        bar.set_description_str(f"{label} t = {t}/{t_end}", refresh=False)
         w = navier_stokes_2d(w, VISCOSITY, 1.0)[:, 0]
         records.append(w)
         bar.update(work_per_unit)
