@@ -49,11 +49,11 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
+    if args.all == (args.name is not None):
+        raise SystemExit("zoo card: give a checkpoint NAME or --all")
     from zoo.hub.cards import checkpoint_card, write_card, write_pretrained_cards
     from zoo.hub.sources import PACKAGE_DIR, REPO_ID, bundled_roots, locate, pretrained_directories
 
-    if args.all == (args.name is not None):
-        raise SystemExit("zoo card: give a checkpoint NAME or --all")
     if args.all:
         # The checkpoints inside an installed package are its data: never rewritten.
         writable = {name: path for name, path in pretrained_directories().items() if not path.resolve().is_relative_to(PACKAGE_DIR)}
