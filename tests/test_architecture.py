@@ -56,3 +56,13 @@ def test_the_command_line_parser_imports_no_torch():
     check = "import sys; from zoo.cli.main import build_parser; build_parser(); assert 'torch' not in sys.modules, sorted(sys.modules)"
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("argv", [["card"], ["demo", "--t-end", "3"], ["train", "--no-such-option"]])
+def test_argument_errors_come_back_without_importing_torch(argv):
+    """A command's own argument check, like argparse's, answers before the library loads."""
+    check = (f"import sys; from zoo.cli.main import main\ntry: main({argv!r})\nexcept SystemExit as e: assert e.code, e; print(e.code, file=sys.stderr)\n"
+             "assert 'torch' not in sys.modules")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"zoo {argv[0]}" in result.stderr

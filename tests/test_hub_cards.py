@@ -104,15 +104,17 @@ def test_zero_shot_free_evaluation_is_listed_as_a_limitation():
     assert "Evaluated only at its training grid" in section(card, "Limitations")
 
 
-def test_zoo_card_regenerates_from_stored_evaluation(checkpoint, monkeypatch):
+def test_zoo_card_prints_the_card_regenerated_from_stored_evaluation(checkpoint, monkeypatch, capsys):
     from zoo.cli import main
 
     monkeypatch.setenv(PRETRAINED_PATH_ENV, str(checkpoint.parent))
     evaluation = json.loads((checkpoint / "evaluation.json").read_text())
     evaluation["resolutions"][0]["metrics"]["relative_l2"] = 0.0099
     (checkpoint / "evaluation.json").write_text(json.dumps(evaluation))
+    stored = (checkpoint / "README.md").read_text()
     assert main(["card", "fno-ns"]) == 0
-    card = (checkpoint / "README.md").read_text()
+    card = capsys.readouterr().out
+    assert (checkpoint / "README.md").read_text() == stored  # printed, not written
     assert "| 16x16 | no (training grid) | 0.05 | 0.0099 |" in card
     results = {(r.dataset_config, r.metric_type): r.metric_value for r in ModelCard(card).data.eval_results}
     assert results[("16x16", "relative_l2")] == 0.0099
@@ -125,7 +127,7 @@ def test_plots_are_linked_relative_to_where_the_card_lives(checkpoint, tmp_path,
     (checkpoint / "plots" / "rollout_error.png").write_bytes(b"png")
     monkeypatch.setenv(PRETRAINED_PATH_ENV, str(checkpoint.parent))
     (tmp_path / "cards").mkdir()
-    assert main(["card", "fno-ns", "--output", str(tmp_path / "cards" / "fno-ns.md")]) == 0
+    assert main(["card", "fno-ns", "--out", str(tmp_path / "cards" / "fno-ns.md")]) == 0
     [link] = re.findall(r"!\[Rollout error\]\((.+)\)", (tmp_path / "cards" / "fno-ns.md").read_text())
     assert (tmp_path / "cards" / link).resolve() == (checkpoint / "plots" / "rollout_error.png").resolve()
     assert "![Rollout error](plots/rollout_error.png)" in checkpoint_card(checkpoint)
@@ -140,6 +142,27 @@ def test_bundled_cards_are_the_generated_ones(directory):
     assert (directory / "README.md").read_text() == checkpoint_card(directory)
     card_copy = PACKAGE_DIR.parent / "model_cards" / f"{directory.name}.md"
     assert card_copy.read_text() == checkpoint_card(directory, links_from=card_copy.parent)
+
+
+def _files(folder):
+    return {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("directory", BUNDLED[:1], ids=[p.name for p in BUNDLED[:1]])
+def test_zoo_card_leaves_the_package_folders_untouched(directory, tmp_path, capsys):
+    """`zoo card NAME` prints; `--out` into the package's own folders is refused before any write."""
+    from zoo.cli import main
+
+    before = _files(directory.parent)
+    assert main(["card", directory.name]) == 0
+    assert capsys.readouterr().out == checkpoint_card(directory)
+    for inside in (directory / "README.md", directory / "plots" / "card.md", PACKAGE_DIR / "card.md"):
+        with pytest.raises(SystemExit, match="inside zoo's own folders; write the card elsewhere"):
+            main(["card", directory.name, "--out", str(inside)])
+    assert _files(directory.parent) == before
+    assert not (PACKAGE_DIR / "card.md").exists()
+    assert main(["card", directory.name, "--out", str(tmp_path / "card.md")]) == 0
+    assert (tmp_path / "card.md").read_text() == checkpoint_card(directory, links_from=tmp_path)
 
 
 def test_zoo_card_all_refreshes_bundled_cards_and_their_model_cards_copies(tmp_path, monkeypatch):
@@ -158,3 +181,17 @@ def test_zoo_card_all_refreshes_bundled_cards_and_their_model_cards_copies(tmp_p
     assert main(["card", "--all"]) == 0
     assert (directory / "README.md").read_text() == checkpoint_card(directory)
     assert (checkout / "model_cards" / "fno-ns.md").read_text() == checkpoint_card(directory, links_from=checkout / "model_cards")
+
+
+def test_zoo_card_all_never_rewrites_an_installed_package(tmp_path, monkeypatch):
+    from zoo.cli import main
+    from zoo.hub import sources
+
+    package = tmp_path / "site-packages" / "zoo"  # an installed wheel: zoo/pretrained/, no pyproject.toml beside it
+    directory = zoo.save_pretrained(small_fno(), package / "pretrained" / "fno-ns", metadata=METADATA, evaluation=EVALUATION)
+    monkeypatch.setattr(sources, "PACKAGE_DIR", package)
+    monkeypatch.delenv(PRETRAINED_PATH_ENV, raising=False)
+    (directory / "README.md").write_text("as installed")
+    with pytest.raises(SystemExit, match="no checkpoint outside the installed package"):
+        main(["card", "--all"])
+    assert (directory / "README.md").read_text() == "as installed"

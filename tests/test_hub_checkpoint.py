@@ -293,7 +293,7 @@ def test_cli_reports_an_unknown_name_without_a_traceback(tmp_path, monkeypatch, 
 
     zoo.save_pretrained(small_fno(), tmp_path / "store" / "fno-tiny")
     monkeypatch.setenv(PRETRAINED_PATH_ENV, str(tmp_path / "store"))
-    assert main(["card", "fno-huge", "--stdout"]) == 1
+    assert main(["card", "fno-huge"]) == 1
     error = capsys.readouterr().err
     assert error.startswith("zoo card: unknown checkpoint 'fno-huge'; known: ") and "fno-tiny" in error
     assert error.count("\n") == 1  # one line, no traceback

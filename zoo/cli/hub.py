@@ -16,13 +16,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument("--cache-dir", help="Hub cache directory (default: $HF_HUB_CACHE)")
     fetch.set_defaults(func=_download, error_label="")
 
-    card = subparsers.add_parser("card", help="regenerate a model card from a checkpoint's stored evaluation")
+    card = subparsers.add_parser("card", help="print a checkpoint's model card, generated from its stored evaluation")
     card.add_argument("name", nargs="?", help="checkpoint name, directory or Hub repo id")
-    card.add_argument("--all", action="store_true", help="every pretrained checkpoint (README.md and model_cards/)")
     card.add_argument("--revision", help="Hub revision, for repo ids")
     where = card.add_mutually_exclusive_group()
-    where.add_argument("--output", type=Path, help="write the card here instead of the checkpoint's README.md")
-    where.add_argument("--stdout", action="store_true", help="print the card, write nothing")
+    where.add_argument("--out", type=Path, metavar="FILE", help="write the card to FILE (plot links relative to it) instead of printing it")
+    where.add_argument("--all", action="store_true",
+                       help="maintainers: regenerate pretrained/*/README.md and model_cards/ of a source checkout "
+                       "(and the cards of $ZOO_PRETRAINED_PATH checkpoints)")
     card.set_defaults(func=_card, error_label="")
 
 
@@ -48,22 +49,27 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _card(args: argparse.Namespace) -> int:
-    from zoo.hub.cards import checkpoint_card, write_card, write_pretrained_cards
-    from zoo.hub.sources import REPO_ID, locate, pretrained_directories
-
     if args.all == (args.name is not None):
         raise SystemExit("zoo card: give a checkpoint NAME or --all")
+    from zoo.hub.cards import checkpoint_card, write_card, write_pretrained_cards
+    from zoo.hub.sources import PACKAGE_DIR, REPO_ID, bundled_roots, locate, pretrained_directories
+
     if args.all:
-        for name in write_pretrained_cards(pretrained_directories()):
+        # The checkpoints inside an installed package are its data: never rewritten.
+        writable = {name: path for name, path in pretrained_directories().items() if not path.resolve().is_relative_to(PACKAGE_DIR)}
+        if not writable:
+            raise SystemExit(f"zoo card --all: no checkpoint outside the installed package {PACKAGE_DIR} (run it in a source checkout)")
+        for name in write_pretrained_cards(writable):
             print(f"{name}: card regenerated")
         return 0
     directory = locate(args.name, args.revision)
     name = args.name if REPO_ID.match(args.name) and not Path(args.name).is_dir() else None
-    if args.stdout:
+    if args.out is None:
         print(checkpoint_card(directory, name=name), end="")
         return 0
-    if args.output is None and REPO_ID.match(args.name) and not Path(args.name).is_dir():
-        raise SystemExit("zoo card: a Hub checkpoint lives in the read-only cache; use --output or --stdout")
-    write_card(directory, args.output, name=name)
-    print(args.output or directory / "README.md")
+    out = args.out.resolve()
+    if any(out.is_relative_to(folder.resolve()) for folder in [PACKAGE_DIR, *bundled_roots()]):
+        raise SystemExit(f"zoo card: {args.out} is inside zoo's own folders; write the card elsewhere (maintainers: zoo card --all)")
+    write_card(directory, args.out, name=name)
+    print(f"card written to {args.out}")
     return 0

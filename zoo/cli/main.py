@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except _known_errors() as error:  # evaluated only when something is raised
+    except Exception as error:
+        # The known errors' modules import torch: only when a command fails, and never for the
+        # SystemExit of a command's own argument check (which an `except _known_errors()` would).
+        if not isinstance(error, _known_errors()):
+            raise
         # The hub's commands (list, download, card) have always reported without "error: ".
         print(f"zoo {args.command}: {getattr(args, 'error_label', 'error: ')}{error}", file=sys.stderr)
         return 1

@@ -85,10 +85,16 @@ def locate(
 def pretrained_roots() -> list[Path]:
     """Directories whose subdirectories are checkpoints, in search order (see the module docstring)."""
     roots = [Path(entry).expanduser() for entry in os.environ.get(PRETRAINED_PATH_ENV, "").split(os.pathsep) if entry]
-    roots.append(PACKAGE_DIR / "pretrained")
+    return [root for root in [*roots, *bundled_roots()] if root.is_dir()]
+
+
+def bundled_roots() -> list[Path]:
+    """Where the checkpoints shipped with zoo live (existing or not): ``zoo/pretrained/`` in an
+    installed wheel, and ``pretrained/`` beside the package in a source checkout."""
+    roots = [PACKAGE_DIR / "pretrained"]
     if (PACKAGE_DIR.parent / "pyproject.toml").is_file():  # a source checkout, not site-packages
         roots.append(PACKAGE_DIR.parent / "pretrained")
-    return [root for root in roots if root.is_dir()]
+    return roots
 
 
 def pretrained_directories() -> dict[str, Path]:
