@@ -52,7 +52,7 @@ def _card(args: argparse.Namespace) -> int:
     from zoo.hub.sources import REPO_ID, locate, pretrained_directories
 
     if args.all == (args.name is not None):
-        raise SystemExit("zoo card: give a checkpoint NAME or --all")
+        raise ValueError("give a checkpoint NAME or --all")
     if args.all:
         for name in write_pretrained_cards(pretrained_directories()):
             print(f"{name}: card regenerated")
@@ -63,7 +63,7 @@ def _card(args: argparse.Namespace) -> int:
         print(checkpoint_card(directory, name=name), end="")
         return 0
     if args.output is None and REPO_ID.match(args.name) and not Path(args.name).is_dir():
-        raise SystemExit("zoo card: a Hub checkpoint lives in the read-only cache; use --output or --stdout")
+        raise ValueError("a Hub checkpoint lives in the read-only cache; use --output or --stdout")
     write_card(directory, args.output, name=name)
     print(args.output or directory / "README.md")
     return 0
