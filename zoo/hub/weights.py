@@ -228,7 +228,12 @@ def check_header_matches(expected_state: dict[str, torch.Tensor], path: str | os
             problems.append(f"tensor {name!r} has dtype {entry.dtype}, the model expects {target.dtype}")
     if problems:
         shown = problems if len(problems) <= 8 else [*problems[:8], f"... {len(problems) - 8} more"]
-        raise CheckpointError(f"{path} does not match {architecture}: " + "; ".join(shown))
+        implied = sum(expected_state[name].numel() for name in expected)
+        stored = sum(entry.numel for entry in header.values())
+        raise CheckpointError(
+            f"{path} does not match {architecture} (the config implies {implied:,} values, the file holds {stored:,}): "
+            + "; ".join(shown)
+        )
 
 
 def read_verified(path: str | os.PathLike, sha256: str | None, *, trust_unverified: bool = False, record: str = "config.json") -> bytes:
