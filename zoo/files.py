@@ -89,8 +89,9 @@ def atomic_directory(path: Path, write: Callable[[Path], object]) -> None:
 
 
 @contextlib.contextmanager
-def locked_folder(directory: str | os.PathLike, *, purpose: str) -> Iterator[Path]:
-    """Hold an exclusive lock on ``directory`` (created) and clear its stale temporary files.
+def locked_folder(directory: str | os.PathLike, *, purpose: str, subfolders: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Hold an exclusive lock on ``directory`` (created) and clear its stale temporary files
+    (in ``directory`` and its ``subfolders``, not deeper: a folder may hold more than zoo's files).
 
     The lock is ``fcntl.flock`` on ``directory/.zoo.lock``: the kernel releases it when the
     holder exits or is killed, so a crash never leaves the folder locked. The lock file records
@@ -121,7 +122,8 @@ def locked_folder(directory: str | os.PathLike, *, purpose: str) -> Iterator[Pat
         handle.truncate()
         handle.write(json.dumps(holder) + "\n")
         handle.flush()
-        remove_stale_temporaries(directory, older_than=started.timestamp())
+        for folder in (directory, *(directory / name for name in subfolders)):
+            remove_stale_temporaries(folder, older_than=started.timestamp())
         yield directory
     finally:
         handle.close()  # closing the descriptor releases the lock
@@ -139,19 +141,17 @@ def _describe_holder(text: str) -> str:
 
 
 def remove_stale_temporaries(directory: str | os.PathLike, *, older_than: float) -> list[Path]:
-    """Remove files and folders under ``directory`` named like zoo's temporaries
+    """Remove the files and folders directly in ``directory`` named like zoo's temporaries
     (``.<name>.<8 random>.tmp``) and last modified before ``older_than`` (a POSIX time);
     returns what was removed. Call it only while holding the folder's lock."""
+    directory = Path(directory)
     removed = []
-    for root, folders, files in os.walk(directory):
-        for name in [*files, *folders]:
-            path = Path(root) / name
-            if not TEMPORARY_NAME.match(name) or path.lstat().st_mtime >= older_than:
-                continue
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-                folders.remove(name)
-            else:
-                path.unlink(missing_ok=True)
-            removed.append(path)
+    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+        if not TEMPORARY_NAME.match(path.name) or path.lstat().st_mtime >= older_than:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
     return removed

@@ -268,7 +268,7 @@ def read_the_well(path: Path) -> FieldData:
 
 def describe(path: str | Path) -> dict[str, Any]:
     """A JSON-able summary of a data set: format, shapes, channels, times, metadata; for zoo's
-    directories also ``bad_shards``, ``{file: problem}`` for each missing, truncated or corrupted shard."""
+    directories also ``bad_shards``, ``{file: problem}`` for each truncated or corrupted shard."""
     path = Path(path)
     format = detect_format(path)
     if format == "zoo":  # summarise from the manifest; every shard is verified (check_shards)

@@ -108,7 +108,8 @@ def fields_sha256(fields: dict[str, torch.Tensor]) -> str:
 
 
 def check_shards(directory: Path) -> dict[str, str]:
-    """``{shard file name: problem}`` for every missing or bad shard of a data set directory.
+    """``{shard file name: problem}`` for every bad shard present in a data set directory
+    (a missing shard is not damage: a generation may be in progress, and rerunning it fills the gap).
 
     Each shard's header is parsed (safetensors checks that it covers the file exactly, so a
     truncated or extended file fails), its metadata must hold the expected samples and fields,
@@ -121,7 +122,6 @@ def check_shards(directory: Path) -> dict[str, str]:
     for index, (start, stop) in enumerate(shard_ranges(manifest["samples"], manifest["shard_size"])):
         path = directory / shard_name(index)
         if not path.is_file():
-            problems[path.name] = "missing"
             continue
         try:
             with safe_open(path, framework="pt") as handle:

@@ -40,7 +40,7 @@ def claimed_run_directory(directory: str | os.PathLike, *, resume: bool, overwri
     if resume and overwrite:
         raise ConfigError("--resume continues the run in the folder and --overwrite moves it aside: give one of them")
     directory = Path(directory)
-    with locked_folder(directory, purpose="zoo training run") as folder:
+    with locked_folder(directory, purpose="zoo training run", subfolders=("checkpoints", "plots")) as folder:
         if holds_run(folder) and not resume:
             if not overwrite:
                 raise RunExistsError(
