@@ -50,17 +50,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    """Failures that are the user's to fix: bad values and configs (``ValueError``, which zoo's
-    config, data, checkpoint and data-fit errors are), missing or unreadable files (``OSError``),
-    a folder another process holds, a run that diverged."""
-    from zoo.data import DataFileError
-    from zoo.data.specs import ConfigError
+    """Failures that are the user's to fix: bad values, configs, data and checkpoints
+    (``ValueError``: zoo's ConfigError, DataFileError, DataMismatchError and CheckpointError are
+    ones), a checkpoint that is not there, missing or unreadable files (``OSError``), a folder
+    another process holds, a run that diverged."""
     from zoo.files import FolderLockedError
-    from zoo.hub.errors import CheckpointError, CheckpointNotFoundError
-    from zoo.models.adapt import DataMismatchError
+    from zoo.hub.errors import CheckpointNotFoundError
 
-    known = (ConfigError, DataMismatchError, DataFileError, CheckpointError, CheckpointNotFoundError, FolderLockedError)
-    return (*known, ValueError, OSError, FloatingPointError)
+    return (ValueError, OSError, FloatingPointError, CheckpointNotFoundError, FolderLockedError)
 
 
 if __name__ == "__main__":
