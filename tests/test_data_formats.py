@@ -131,7 +131,7 @@ def test_truncated_files_are_named(tmp_path):
     for name in ("darcy_test_16.pt",):
         data = bundled_path(name).read_bytes()
         (tmp_path / name).write_bytes(data[: len(data) // 2])
-        with pytest.raises(DataFileError, match=f"{name}: not a readable torch file"):
+        with pytest.raises(DataFileError, match=f"{name}: not a tensor file zoo can read"):
             load_fields(tmp_path / name)
     path = tmp_path / "t.h5"
     with h5py.File(path, "w") as f:

@@ -61,7 +61,7 @@ def finetune(stepper, data, *options):
 
 
 def refused(capsys, code, *fragments):
-    assert code == 1
+    assert code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("zoo finetune: error: "), err
     for fragment in fragments:

@@ -243,7 +243,7 @@ def test_flipped_bit_in_tensor_data_is_caught_by_the_checksum(checkpoint):
     raw = bytearray(path.read_bytes())
     raw[-3] ^= 0x10
     path.write_bytes(bytes(raw))
-    with pytest.raises(CheckpointError, match=r"model.safetensors: corrupted \(its sha256 differs"):
+    with pytest.raises(CheckpointError, match=r"model.safetensors: corrupted or modified \(its sha256 differs"):
         zoo.from_pretrained(checkpoint)
 
 
@@ -293,7 +293,7 @@ def test_cli_reports_an_unknown_name_without_a_traceback(tmp_path, monkeypatch, 
 
     zoo.save_pretrained(small_fno(), tmp_path / "store" / "fno-tiny")
     monkeypatch.setenv(PRETRAINED_PATH_ENV, str(tmp_path / "store"))
-    assert main(["card", "fno-huge"]) == 1
+    assert main(["card", "fno-huge"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("zoo card: unknown checkpoint 'fno-huge'; known: ") and "fno-tiny" in error
     assert error.count("\n") == 1  # one line, no traceback

@@ -50,7 +50,7 @@ def test_train_from_a_yaml_config_writes_a_loadable_model(tmp_path, capsys):
 
 def test_a_config_with_an_unknown_key_is_one_clear_error(tmp_path, capsys):
     config = write_config(tmp_path / "run.yaml", model={"architecture": "FNO", "config": FNO_CONFIG}, data={"train": "x.pt"}, trainer={"max_step": 3})
-    assert main(["train", str(config)]) == 1
+    assert main(["train", str(config)]) == 2
     assert "trainer: unknown trainer settings ['max_step']" in capsys.readouterr().err
 
 
@@ -89,7 +89,7 @@ def test_finetune_on_a_grid_coarser_than_the_modes_is_refused(tmp_path, capsys):
     source = pretrained_fno(tmp_path)
     data = save_neuralop_pairs(tmp_path / "coarse.pt", heat_pairs(8, size=8))
     code = main(["finetune", "--from", str(source), "--data", str(data), "--max-steps", "1", "--quiet", "--device", "cpu"])
-    assert code == 1
+    assert code == 2
     assert "grid 8 is coarser than FNO's Fourier modes [8]" in capsys.readouterr().err
 
 
@@ -154,7 +154,7 @@ def test_normalising_a_model_without_statistics_is_one_clear_error(tmp_path, cap
         data={"train": str(data), "normalise": True},
         trainer={"max_steps": 1, "batch_size": 4, "device": "cpu"},
     )
-    assert main(["train", str(config), "--quiet"]) == 1
+    assert main(["train", str(config), "--quiet"]) == 2
     assert "data.normalise: FNO holds no normalisation" in capsys.readouterr().err
 
 

@@ -100,7 +100,16 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from zoo.data import DataFileError
     from zoo.data.formats import describe
 
-    print(json.dumps(describe(args.path), indent=2))
+    summary = describe(args.path)
+    print(json.dumps(summary, indent=2))
+    bad = summary.get("bad_shards")
+    if bad:
+        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(bad.items()))
+        raise DataFileError(
+            f"{args.path}: {len(bad)} bad shard(s): {listed}; delete the bad files and rerun the data set's "
+            "generate command (in dataset.json) to rewrite them"
+        )
     return 0

@@ -50,7 +50,7 @@ def _download(args: argparse.Namespace) -> int:
 
 def _card(args: argparse.Namespace) -> int:
     if args.all == (args.name is not None):
-        raise SystemExit("zoo card: give a checkpoint NAME or --all")
+        raise ValueError("give a checkpoint NAME or --all")
     from zoo.hub.cards import checkpoint_card, write_card, write_pretrained_cards
     from zoo.hub.sources import PACKAGE_DIR, REPO_ID, bundled_roots, locate, pretrained_directories
 
@@ -58,7 +58,7 @@ def _card(args: argparse.Namespace) -> int:
         # The checkpoints inside an installed package are its data: never rewritten.
         writable = {name: path for name, path in pretrained_directories().items() if not path.resolve().is_relative_to(PACKAGE_DIR)}
         if not writable:
-            raise SystemExit(f"zoo card --all: no checkpoint outside the installed package {PACKAGE_DIR} (run it in a source checkout)")
+            raise ValueError(f"--all: no checkpoint outside the installed package {PACKAGE_DIR} (run it in a source checkout)")
         for name in write_pretrained_cards(writable):
             print(f"{name}: card regenerated")
         return 0
@@ -69,7 +69,7 @@ def _card(args: argparse.Namespace) -> int:
         return 0
     out = args.out.resolve()
     if any(out.is_relative_to(folder.resolve()) for folder in [PACKAGE_DIR, *bundled_roots()]):
-        raise SystemExit(f"zoo card: {args.out} is inside zoo's own folders; write the card elsewhere (maintainers: zoo card --all)")
+        raise ValueError(f"{args.out} is inside zoo's own folders; write the card elsewhere (maintainers: zoo card --all)")
     write_card(directory, args.out, name=name)
     print(f"card written to {args.out}")
     return 0

@@ -2,6 +2,11 @@
 
 Each module in :data:`COMMAND_MODULES` defines ``add_commands(subparsers)``, importing the library
 only inside its commands (so ``zoo --help`` never imports torch); each subcommand sets ``func(args) -> int``.
+
+A user's mistake (a bad option or config, a missing or broken file, data that do not fit, a folder
+in use) ends in one line on stderr, ``zoo COMMAND: error: ...``, and exit status 2, as argparse's
+own usage errors do; ``zoo --debug COMMAND`` shows the traceback instead. Anything else is a bug in
+zoo and keeps its traceback. docs/troubleshooting.md lists the errors and what to do.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="zoo", description="Neural operators and Fourier transformers for physics."
     )
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).add_commands(subparsers)
@@ -35,25 +41,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Exception as error:
-        # The known errors' modules import torch: only when a command fails, and never for the
-        # SystemExit of a command's own argument check (which an `except _known_errors()` would).
-        if not isinstance(error, _known_errors()):
+        if args.debug or not _is_user_error(error):
+            raise
             raise
         # The hub's commands (list, download, card) have always reported without "error: ".
-        print(f"zoo {args.command}: {getattr(args, 'error_label', 'error: ')}{error}", file=sys.stderr)
-        return 1
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"zoo {args.command}: {getattr(args, 'error_label', 'error: ')}{message}", file=sys.stderr)
+        return 2
 
 
-def _known_errors() -> tuple[type[Exception], ...]:
-    """Failures that are the user's to fix (bad config, data that do not fit, missing or broken
-    checkpoints): one line naming the problem, exit status 1, no traceback."""
-    from zoo.data import DataFileError
-    from zoo.data.specs import ConfigError
-    from zoo.hub.errors import CheckpointError, CheckpointNotFoundError
-    from zoo.models.adapt import DataMismatchError
+def _is_user_error(error: Exception) -> bool:
+    """Failures that are the user's to fix: bad values, configs, data and checkpoints
+    (``ValueError``: zoo's ConfigError, DataFileError, DataMismatchError and CheckpointError are
+    ones), a checkpoint that is not there, missing or unreadable files (``OSError``), a folder
+    another process holds, a run that diverged. The checks that import zoo's modules (and torch)
+    run last, so a command's own argument check answers at once."""
+    if isinstance(error, (ValueError, OSError, FloatingPointError)):
+        return True
+    from zoo.files import FolderLockedError
+    from zoo.hub.errors import CheckpointNotFoundError
 
-    return (ConfigError, DataMismatchError, DataFileError, CheckpointError, CheckpointNotFoundError)
-
+    return isinstance(error, (CheckpointNotFoundError, FolderLockedError))
 
 if __name__ == "__main__":
     sys.exit(main())

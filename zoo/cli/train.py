@@ -62,6 +62,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, help="overrides trainer.max_steps")
     parser.add_argument("--device", help="overrides trainer.device (auto, cpu, cuda)")
     parser.add_argument("--resume", action="store_true", help="continue from the run directory's latest checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="move a run already in the run directory aside and start afresh")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -166,7 +167,7 @@ def _run(config: dict[str, Any], args: argparse.Namespace) -> int:
     trainer.update({k: str(v) if k == "out_dir" else v for k, v in overrides.items() if v is not None})
     if args.quiet:
         trainer["progress"] = False
-    history = run_training({**config, "trainer": trainer}, resume=args.resume)
+    history = run_training({**config, "trainer": trainer}, resume=args.resume, overwrite=args.overwrite)
     if history:
         last = {split: next((r for r in reversed(history) if r["split"] == split), None) for split in ("train", "eval")}
         summary = {k: v for r in last.values() if r for k, v in r.items() if k != "split" and not isinstance(v, list)}

@@ -26,7 +26,7 @@ import torch
 
 from zoo.data.arrays import read_array
 from zoo.data.fields import FieldData
-from zoo.data.store import MANIFEST, DataFileError, read_directory, read_manifest
+from zoo.data.store import MANIFEST, DataFileError, check_shards, read_directory, read_manifest
 
 FORMATS = ("zoo", "array", "neuralop", "pdebench", "the_well")
 
@@ -105,7 +105,12 @@ def read_neuralop(path: Path) -> FieldData:
     try:
         data = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as error:  # truncated zip, not a torch file, or a pickle needing code
-        raise DataFileError(f"{path}: not a readable torch file, truncated or unsafe ({type(error).__name__}: {error})") from None
+        # torch's messages run to several lines of advice about weights_only; its first line names the problem.
+        reason = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+        raise DataFileError(
+            f"{path}: not a tensor file zoo can read (truncated, not written by torch.save, or holding "
+            f"objects that need code to load, which zoo never runs): {type(error).__name__}: {reason[:200]}"
+        ) from None
     if not isinstance(data, dict):
         raise DataFileError(f"{path}: expected a dict of tensors, got {type(data).__name__}")
     if "x" in data or "y" in data:
@@ -269,13 +274,15 @@ def read_the_well(path: Path) -> FieldData:
 
 
 def describe(path: str | Path) -> dict[str, Any]:
-    """A JSON-able summary of a data set: format, shapes, channels, times, metadata."""
+    """A JSON-able summary of a data set: format, shapes, channels, times, metadata; for zoo's
+    directories also ``bad_shards``, ``{file: problem}`` for each truncated or corrupted shard."""
     path = Path(path)
     format = detect_format(path)
-    if format == "zoo":  # summarise from the manifest, without loading every shard
+    if format == "zoo":  # summarise from the manifest; every shard is verified (check_shards)
         manifest = read_manifest(path)
         shards = sorted(p.name for p in path.glob("shard-*.safetensors"))
-        return {**manifest, "format": "zoo", "path": str(path), "shards_present": len(shards)}
+        bad = check_shards(path)
+        return {**manifest, "format": "zoo", "path": str(path), "shards_present": len(shards), "bad_shards": bad}
     data = load_fields(path, format=format)
     summary = {
         "format": format,

@@ -30,6 +30,7 @@ from zoo.data.store import (
     write_manifest,
     write_shard,
 )
+from zoo.files import locked_folder
 from zoo.version import __version__
 
 
@@ -94,7 +95,8 @@ def generate(
     A directory that already holds a different data set (other equation, parameters, seed, ...)
     is an error, never overwritten. Only ``samples`` may change: since each sample depends on its
     index alone, a data set grows (or is cut short) by rerunning with another count, and every
-    finished shard that still covers the same samples is kept.
+    finished shard that still covers the same samples is kept. The directory is locked while
+    shards are written (:func:`zoo.files.locked_folder`).
     """
     if samples < 1 or shard_size < 1:
         raise ValueError(f"samples and shard_size must be positive, got {samples}, {shard_size}")
@@ -110,33 +112,35 @@ def generate(
         "samples": samples,
         "shard_size": shard_size,
     }
-    if (directory / MANIFEST).exists():
-        existing = read_manifest(directory)
-        identity = {k: v for k, v in existing.items() if k not in ("zoo_version", "command", "samples")}
-        identity["samples"] = samples
-        if identity != manifest:
-            changed = sorted(k for k in set(identity) | set(manifest) if identity.get(k) != manifest.get(k))
-            hint = ("; it was made by an earlier zoo whose samples ignored the seed (every seed gave seed 0's "
-                    "samples): regenerate it" if "seeding" in changed and "seeding" not in existing else "")
-            raise DataFileError(
-                f"{directory / MANIFEST}: the directory holds a different data set (differs in {changed}); "
-                f"choose another output directory{hint}"
-            )
-    manifest |= {"zoo_version": __version__, "command": command}
-    write_manifest(directory, manifest)
-    ranges = shard_ranges(samples, shard_size)
-    todo = [i for i, (start, stop) in enumerate(ranges) if shard_samples(directory / shard_name(i)) != (start, stop)]
-    done = samples - sum(ranges[i][1] - ranges[i][0] for i in todo)
-    with tqdm(total=samples, initial=done, disable=not progress, desc=recipe.equation, unit="sample", mininterval=10) as bar:
-        for index in todo:
-            start, stop = ranges[index]
-            began = time.perf_counter()
-            fields = recipe.solve(start, stop, seed)
-            elapsed = time.perf_counter() - began
-            for name, axes in recipe.fields.items():
-                if fields[name].shape[0] != stop - start or fields[name].ndim != len(axes):
-                    raise RuntimeError(f"recipe {recipe.equation} returned {name} of shape {tuple(fields[name].shape)} for axes {axes}")
-            shard = {"index": index, "count": len(ranges), "start": start, "stop": stop, "seconds": round(elapsed, 3)}
-            write_shard(directory / shard_name(index), fields, manifest | {"shard": shard, "run": recipe.run_settings})
-            bar.update(stop - start)
-    return manifest
+    # The folder's lock: two generations never interleave shards, and a killed one's temporaries go.
+    with locked_folder(directory, purpose=f"zoo data generate {recipe.equation}"):
+        if (directory / MANIFEST).exists():
+            existing = read_manifest(directory)
+            identity = {k: v for k, v in existing.items() if k not in ("zoo_version", "command", "samples")}
+            identity["samples"] = samples
+            if identity != manifest:
+                changed = sorted(k for k in set(identity) | set(manifest) if identity.get(k) != manifest.get(k))
+                hint = ("; it was made by an earlier zoo whose samples ignored the seed (every seed gave seed 0's "
+                        "samples): regenerate it" if "seeding" in changed and "seeding" not in existing else "")
+                raise DataFileError(
+                    f"{directory / MANIFEST}: the directory holds a different data set (differs in {changed}); "
+                    f"choose another output directory{hint}"
+                )
+        manifest |= {"zoo_version": __version__, "command": command}
+        write_manifest(directory, manifest)
+        ranges = shard_ranges(samples, shard_size)
+        todo = [i for i, (start, stop) in enumerate(ranges) if shard_samples(directory / shard_name(i)) != (start, stop)]
+        done = samples - sum(ranges[i][1] - ranges[i][0] for i in todo)
+        with tqdm(total=samples, initial=done, disable=not progress, desc=recipe.equation, unit="sample", mininterval=10) as bar:
+            for index in todo:
+                start, stop = ranges[index]
+                began = time.perf_counter()
+                fields = recipe.solve(start, stop, seed)
+                elapsed = time.perf_counter() - began
+                for name, axes in recipe.fields.items():
+                    if fields[name].shape[0] != stop - start or fields[name].ndim != len(axes):
+                        raise RuntimeError(f"recipe {recipe.equation} returned {name} of shape {tuple(fields[name].shape)} for axes {axes}")
+                shard = {"index": index, "count": len(ranges), "start": start, "stop": stop, "seconds": round(elapsed, 3)}
+                write_shard(directory / shard_name(index), fields, manifest | {"shard": shard, "run": recipe.run_settings})
+                bar.update(stop - start)
+        return manifest

@@ -7,12 +7,15 @@ Layout of a data set directory::
     shard-00001.safetensors       ... each shard's header repeats dataset.json plus its own "shard" entry
 
 Shards are written atomically (temporary file, then ``os.replace``), so a directory only ever holds
-finished shards: an interrupted generation resumes by producing the missing ones. Reading never
-executes code (safetensors only) and every problem is reported with the file it is in.
+finished shards: an interrupted generation resumes by producing the missing ones. Each shard's
+metadata records the sha256 of its tensors' bytes (``fields_sha256``), which
+:func:`check_shards` verifies. Reading never executes code (safetensors only) and every problem is
+reported with the file it is in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -62,7 +65,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def write_shard(path: Path, fields: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
     """Save ``fields`` (contiguous CPU tensors) with ``metadata`` as JSON in the header, atomically."""
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in fields.items()}
-    header = {"zoo": json.dumps(metadata, sort_keys=True)}
+    header = {"zoo": json.dumps(metadata | {"fields_sha256": fields_sha256(tensors)}, sort_keys=True)}
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata=header)
@@ -93,6 +96,50 @@ def read_shard(path: Path, *, check_finite: bool = True) -> tuple[dict[str, torc
             bad = int((~torch.isfinite(fields[name])).sum())
             raise DataFileError(f"{path}: field {name!r} holds {bad} NaN/Inf values")
     return fields, metadata
+
+
+def fields_sha256(fields: dict[str, torch.Tensor]) -> str:
+    """sha256 of the tensors' bytes, in name order (independent of the file's header layout)."""
+    digest = hashlib.sha256()
+    for name in sorted(fields):
+        digest.update(name.encode())
+        digest.update(fields[name].contiguous().view(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def check_shards(directory: Path) -> dict[str, str]:
+    """``{shard file name: problem}`` for every bad shard present in a data set directory
+    (a missing shard is not damage: a generation may be in progress, and rerunning it fills the gap).
+
+    Each shard's header is parsed (safetensors checks that it covers the file exactly, so a
+    truncated or extended file fails), its metadata must hold the expected samples and fields,
+    and the sha256 of its tensors must match the one it records (shards written before zoo
+    recorded it are checked without).
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    problems = {}
+    for index, (start, stop) in enumerate(shard_ranges(manifest["samples"], manifest["shard_size"])):
+        path = directory / shard_name(index)
+        if not path.is_file():
+            continue
+        try:
+            with safe_open(path, framework="pt") as handle:
+                metadata = json.loads((handle.metadata() or {}).get("zoo", "null"))
+                if not isinstance(metadata, dict):
+                    raise ValueError("no 'zoo' metadata in its header")
+                shard = metadata.get("shard", {})
+                if (shard.get("start"), shard.get("stop")) != (start, stop):
+                    raise ValueError(f"holds samples {shard.get('start')}..{shard.get('stop')}, expected {start}..{stop}")
+                missing = sorted(set(manifest["fields"]) - set(handle.keys()))
+                if missing:
+                    raise ValueError(f"fields {missing} missing")
+                recorded = metadata.get("fields_sha256")
+                if recorded is not None and fields_sha256({n: handle.get_tensor(n) for n in handle.keys()}) != recorded:
+                    raise ValueError("its tensors' sha256 differs from the one in its header (corrupted)")
+        except (SafetensorError, OSError, RuntimeError, ValueError) as error:
+            problems[path.name] = f"{error}"
+    return problems
 
 
 def shard_ranges(samples: int, shard_size: int) -> list[tuple[int, int]]:

@@ -103,6 +103,8 @@ def evaluate(
 
 def evaluation_batches(group_sizes: Sequence[int], batch_size: int) -> Iterator[tuple[int, list[int]]]:
     """``(group, indices)`` covering every sample once, in order, never mixing groups in a batch."""
+    if batch_size < 1:
+        raise ValueError(f"the batch size must be at least 1, got {batch_size}")
     offset = 0
     for group, size in enumerate(group_sizes):
         for start in range(0, size, batch_size):

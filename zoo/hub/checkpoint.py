@@ -18,13 +18,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from zoo.files import atomic_write_text
 from zoo.hub.cards import render_card, stored_parameters
 from zoo.hub.errors import CheckpointError
 from zoo.hub.schema import CARD_FILE, CONFIG_FILE, EVALUATION_FILE, WEIGHTS_FILE, check_evaluation, check_metadata, plot_files, read_config
-from zoo.hub.weights import load_weights_into, save_weights
+from zoo.hub.weights import check_header_matches, load_weights_into, save_weights
 from zoo.models.registry import create_model, get_model_class, list_models
 from zoo.version import __version__
 
@@ -81,12 +82,16 @@ def save_pretrained(
     return directory
 
 
-def load_checkpoint(directory: str | os.PathLike) -> nn.Module:
+def load_checkpoint(directory: str | os.PathLike, *, trust_unverified: bool = False) -> nn.Module:
     """Build the architecture named in ``directory/config.json`` and load its weights strictly.
 
     Raises :class:`CheckpointError` naming the file and the problem for: unknown keys, an unknown
-    architecture, a constructor argument the architecture does not take, a missing, unexpected or
-    mis-shaped tensor, a truncated or corrupted weights file (checked against its sha256).
+    architecture, a constructor argument the architecture does not take, a size beyond
+    :data:`zoo.models.registry.SIZE_LIMITS`, a missing, unexpected or mis-shaped tensor, a
+    truncated or corrupted weights file, and a weights file whose sha256 differs from (or is
+    missing in) config.json. ``trust_unverified=True`` accepts a missing checksum, for files made
+    by hand. Nothing is allocated before the config's sizes and the tensor shapes implied by it
+    (built on the meta device) match the weights file's header, whose sizes match the file's.
     The model is returned in eval mode.
     """
     directory = Path(directory)
@@ -97,14 +102,17 @@ def load_checkpoint(directory: str | os.PathLike) -> nn.Module:
         get_model_class(architecture)
     except KeyError:
         raise CheckpointError(f"{source}: unknown architecture {architecture!r}; known: {', '.join(list_models())}") from None
-    try:
-        model = create_model(architecture, **config["config"])
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(f"{source}: config does not build {architecture}: {error}") from None
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
-    load_weights_into(model, weights, sha256=config.get("weights_sha256"))
+    try:
+        with torch.device("meta"):  # shapes only: no memory, whatever the config claims
+            skeleton = create_model(architecture, **config["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{source}: config does not build {architecture}: {error}") from None
+    check_header_matches(skeleton.state_dict(keep_vars=True), weights, architecture)
+    model = create_model(architecture, **config["config"])
+    load_weights_into(model, weights, sha256=config.get("weights_sha256"), trust_unverified=trust_unverified)
     return model.eval()
 
 

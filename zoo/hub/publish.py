@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from zoo.hub.checkpoint import load_checkpoint, save_pretrained
+from zoo.hub.schema import checkpoint_files
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitInfo
@@ -29,8 +30,9 @@ def push_to_hub(
     """Upload a model, or a checkpoint directory, to the Hub repo ``repo_id`` as a single commit.
 
     The repo is created if needed, and the branch ``revision`` (from ``main``) too. A directory is
-    first loaded strictly, so a broken checkpoint is never published; every non-hidden file in it
-    is uploaded as it is (config.json, model.safetensors, evaluation.json, README.md, plots/). A
+    first loaded strictly (checksum included), so a broken checkpoint is never published; only the
+    files of the format are uploaded, as they are (config.json, model.safetensors, evaluation.json,
+    README.md, plots/*.png: see :func:`zoo.hub.schema.checkpoint_files`, which refuses symbolic links). A
     model is first saved with :func:`save_pretrained` (``metadata``, ``evaluation``), its card
     naming the repo.
 
@@ -46,11 +48,11 @@ def push_to_hub(
     if metadata is not None or evaluation is not None:
         raise ValueError("metadata and evaluation apply when pushing a model; a directory already holds its own")
     directory = Path(model_or_directory)
+    files = checkpoint_files(directory)  # before loading: a symlinked config.json is never read
     load_checkpoint(directory)
     operations = [
         CommitOperationAdd(path_in_repo=path.relative_to(directory).as_posix(), path_or_fileobj=str(path))
-        for path in sorted(directory.rglob("*"))
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(directory).parts)
+        for path in files
     ]
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True)

@@ -87,6 +87,32 @@ def read_evaluation(directory: str | os.PathLike) -> dict[str, Any] | None:
     return check_evaluation(_read_json(path), str(path)) if path.is_file() else None
 
 
+def checkpoint_files(directory: str | os.PathLike) -> list[Path]:
+    """The files of the checkpoint format present in ``directory``: config.json, model.safetensors,
+    evaluation.json, README.md and plots/*.png, each a regular file inside the directory.
+
+    Anything else (editor backups, temporary files, notes) is not part of the checkpoint. A named
+    file that is a symbolic link, or not a regular file, raises :class:`CheckpointError`: its
+    content lives outside the directory, and publishing it could leak any file of the machine.
+    """
+    directory = Path(directory)
+    candidates = [directory / name for name in (CONFIG_FILE, WEIGHTS_FILE, EVALUATION_FILE, CARD_FILE)]
+    plots = directory / PLOTS_DIR
+    if plots.is_symlink():
+        raise CheckpointError(f"{plots} is a symbolic link; a checkpoint's plots must be files inside it")
+    if plots.is_dir():
+        candidates += sorted(path for path in plots.iterdir() if path.suffix == ".png")
+    files = []
+    for path in candidates:
+        if path.is_symlink():
+            raise CheckpointError(f"{path} is a symbolic link to {os.readlink(path)}; copy the file into the checkpoint instead")
+        if path.exists() and not path.is_file():
+            raise CheckpointError(f"{path} is not a regular file")
+        if path.is_file():
+            files.append(path)
+    return files
+
+
 def plot_files(directory: str | os.PathLike) -> list[str]:
     """The checkpoint's figures, as paths relative to the directory (``plots/...png``)."""
     plots = Path(directory) / PLOTS_DIR

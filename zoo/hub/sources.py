@@ -39,6 +39,7 @@ def from_pretrained(
     *,
     token: str | bool | None = None,
     cache_dir: str | os.PathLike | None = None,
+    trust_unverified: bool = False,
 ) -> nn.Module:
     """Load a pretrained model, in eval mode, from a directory, a checkpoint name or a Hub repo id.
 
@@ -47,13 +48,14 @@ def from_pretrained(
         revision: Hub branch, tag or commit hash (Hub repos only; default ``main``).
         token: Hub token for private repos (default: the one ``huggingface_hub`` finds).
         cache_dir: Hub cache directory (default: the standard one, ``$HF_HUB_CACHE``).
+        trust_unverified: accept weights whose config.json records no sha256 (hand-made files).
 
     Raises:
         CheckpointNotFoundError: no such directory, name, repo or revision, or not cached offline.
         CheckpointError: the checkpoint is malformed, corrupted or does not fit its architecture.
     """
     directory = locate(name_or_path, revision, token=token, cache_dir=cache_dir, files=[CONFIG_FILE, WEIGHTS_FILE])
-    return load_checkpoint(directory)
+    return load_checkpoint(directory, trust_unverified=trust_unverified)
 
 
 def locate(

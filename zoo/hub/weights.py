@@ -130,7 +130,10 @@ def tied_names(state: dict[str, torch.Tensor]) -> dict[str, str]:
     for name, tensor in state.items():
         if tensor.numel() == 0:  # empty tensors all report data pointer 0: nothing to share
             continue
-        view = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
+        if tensor.device.type == "meta":  # no storage to compare: one tensor under two names is one object
+            view = ("meta", id(tensor))  # (from state_dict(keep_vars=True))
+        else:
+            view = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tensor.stride(), tensor.dtype)
         aliases.setdefault(name, first.setdefault(view, name))
     return {name: target for name, target in aliases.items() if name != target}
 
@@ -173,16 +176,39 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def load_weights_into(model: torch.nn.Module, path: str | os.PathLike, sha256: str | None = None) -> None:
+def load_weights_into(
+    model: torch.nn.Module,
+    path: str | os.PathLike,
+    sha256: str | None = None,
+    *,
+    trust_unverified: bool = False,
+    record: str = "config.json",
+) -> None:
     """Load ``path`` into ``model`` strictly, checking the header against the model first.
 
     A missing or unexpected tensor, a shape mismatch, or a dtype of another kind (floating point vs
     integer vs bool) raises :class:`CheckpointError` naming every offending tensor. Floating-point
-    tensors are cast to the model's dtype, as ``load_state_dict`` does. With ``sha256``, the file
-    must match it: safetensors has no checksum, so this is what catches corrupted tensor bytes.
+    tensors are cast to the model's dtype, as ``load_state_dict`` does. The file must match
+    ``sha256`` (safetensors has no checksum, so this is what catches corrupted tensor bytes); a
+    file without a recorded checksum (``sha256=None``, ``record`` names where it should be) is
+    refused unless ``trust_unverified``. The file is read once: hashed, then loaded from those bytes.
     """
     path = Path(path)
     expected_state = model.state_dict()
+    check_header_matches(expected_state, path, type(model).__name__)
+    data = read_verified(path, sha256, trust_unverified=trust_unverified, record=record)
+    try:
+        tensors = safetensors.torch.load(data)
+    except safetensors.SafetensorError as error:
+        raise CheckpointError(f"{path}: corrupted ({error})") from None
+    tensors.update({alias: tensors[name] for alias, name in tied_names(expected_state).items()})
+    model.load_state_dict(tensors, strict=True)
+
+
+def check_header_matches(expected_state: dict[str, torch.Tensor], path: str | os.PathLike, architecture: str) -> None:
+    """Check the tensors ``path``'s header declares against ``expected_state`` (names, shapes,
+    dtype kinds) without reading any tensor data; ``expected_state`` may live on the meta device."""
+    path = Path(path)
     aliases = tied_names(expected_state)
     expected = {name for name in expected_state if name not in aliases}
     header = read_header(path)
@@ -201,15 +227,31 @@ def load_weights_into(model: torch.nn.Module, path: str | os.PathLike, sha256: s
         elif _dtype_kind(entry.dtype) != _dtype_kind(target.dtype):
             problems.append(f"tensor {name!r} has dtype {entry.dtype}, the model expects {target.dtype}")
     if problems:
-        raise CheckpointError(f"{path} does not match {type(model).__name__}: " + "; ".join(problems))
-    if sha256 is not None and file_sha256(path) != sha256:
-        raise CheckpointError(f"{path}: corrupted (its sha256 differs from the one recorded in config.json)")
-    try:
-        tensors = safetensors.torch.load_file(path)
-    except safetensors.SafetensorError as error:
-        raise CheckpointError(f"{path}: corrupted ({error})") from None
-    tensors.update({alias: tensors[name] for alias, name in aliases.items()})
-    model.load_state_dict(tensors, strict=True)
+        shown = problems if len(problems) <= 8 else [*problems[:8], f"... {len(problems) - 8} more"]
+        implied = sum(expected_state[name].numel() for name in expected)
+        stored = sum(entry.numel for entry in header.values())
+        raise CheckpointError(
+            f"{path} does not match {architecture} (the config implies {implied:,} values, the file holds {stored:,}): "
+            + "; ".join(shown)
+        )
+
+
+def read_verified(path: str | os.PathLike, sha256: str | None, *, trust_unverified: bool = False, record: str = "config.json") -> bytes:
+    """The bytes of ``path``, read once and hashed; an error naming the file
+    when they differ from ``sha256``, or when ``sha256`` is ``None`` and not ``trust_unverified``."""
+    path = Path(path)
+    if sha256 is None and not trust_unverified:
+        raise CheckpointError(
+            f"{path}: no sha256 recorded for it in {record}, so it cannot be verified; re-save it with "
+            "zoo (save_pretrained) or, for a file you made yourself, load with trust_unverified=True"
+        )
+    data = path.read_bytes()
+    digest, view = hashlib.sha256(), memoryview(data)
+    for start in range(0, len(data), 2**24):  # hash the bytes in place: no second copy, no second read
+        digest.update(view[start : start + 2**24])
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise CheckpointError(f"{path}: corrupted or modified (its sha256 differs from the one recorded in {record})")
+    return data
 
 
 def _dtype_kind(dtype: torch.dtype) -> str:

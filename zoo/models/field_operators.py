@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zoo.layers.validation import check_field
+from zoo.layers.validation import check_model_input, parameter_dtype
 from zoo.models.registry import create_model, register_model
 from zoo.models.time_stepper import TimeStepper
 
@@ -71,7 +71,12 @@ class FieldOperator(nn.Module):
     def out_channels(self) -> int:
         return self.backbone.out_channels
 
+    @property
+    def ndim(self) -> int:
+        return self.backbone.ndim
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        check_model_input(u, channels=self.in_channels, ndim=self.ndim, dtype=parameter_dtype(self), name="FieldOperator input")
         ndim = u.ndim - 2
         z = (u - _broadcast(self.input_mean, ndim)) / _broadcast(self.input_std, ndim)
         return self.backbone(z) * _broadcast(self.output_std, ndim) + _broadcast(self.output_mean, ndim)
@@ -117,6 +122,10 @@ class AutoregressiveOperator(TimeStepper, nn.Module):
         self.register_buffer("field_mean", _stats(field_mean, channels, 0.0, "field_mean"), persistent=False)
         self.register_buffer("field_std", _stats(field_std, channels, 1.0, "field_std"), persistent=False)
 
+    @property
+    def ndim(self) -> int:
+        return self.backbone.ndim
+
     def _normalise(self, u: torch.Tensor, repeats: int) -> torch.Tensor:
         ndim = u.ndim - 2
         mean = _broadcast(self.field_mean.repeat(repeats), ndim)
@@ -124,7 +133,7 @@ class AutoregressiveOperator(TimeStepper, nn.Module):
         return (u - mean) / std
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        check_field(u, self.in_channels, u.ndim - 2, name="AutoregressiveOperator input")
+        check_model_input(u, channels=self.in_channels, ndim=self.ndim, dtype=parameter_dtype(self), name="AutoregressiveOperator input")
         out = self.backbone(self._normalise(u, self.history))
         ndim = u.ndim - 2
         if self.residual:

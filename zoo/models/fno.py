@@ -11,7 +11,7 @@ from torch import nn
 from zoo.layers.activations import make_activation
 from zoo.layers.pointwise import ChannelMLP, PointwiseLinear, accumulate_pointwise
 from zoo.layers.spectral_conv import SpectralConv
-from zoo.layers.validation import check_field
+from zoo.layers.validation import check_model_input
 from zoo.models.registry import register_model
 
 NORMS = (None, "instance", "group")
@@ -144,7 +144,7 @@ class FNO(nn.Module):
         return len(self.modes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_field(x, self.in_channels, self.ndim, name=f"{type(self).__name__} input")
+        check_model_input(x, channels=self.in_channels, ndim=self.ndim, dtype=self.lifting.weight.dtype, name=f"{type(self).__name__} input")
         spatial = x.shape[2:]
         if self.grid_features:
             grid = grid_coordinates(spatial, device=x.device, dtype=x.dtype)

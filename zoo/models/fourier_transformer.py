@@ -20,7 +20,7 @@ from torch import nn
 
 from zoo.layers.activations import ACTIVATIONS
 from zoo.layers.mixers import make_mixer
-from zoo.layers.validation import check_field, check_finite
+from zoo.layers.validation import check_model_input
 from zoo.models.fno import grid_coordinates
 from zoo.models.registry import register_model
 
@@ -122,9 +122,7 @@ class FourierTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         name = f"{type(self).__name__} input"
-        check_field(x, self.in_channels, self.ndim, name=name)
-        if not torch.compiler.is_compiling():
-            check_finite(x, name=name)
+        check_model_input(x, channels=self.in_channels, ndim=self.ndim, dtype=self.patch_embed.weight.dtype, name=name)
         spatial = tuple(x.shape[2:])
         if any(n % p for n, p in zip(spatial, self.patch_size)):
             raise ValueError(

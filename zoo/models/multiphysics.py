@@ -103,9 +103,7 @@ class MultiphysicsOperator(nn.Module):
         factory = {"device": device, "dtype": dtype}
         vocabulary = len(fields)
         self.register_buffer("field_mean", _statistic(field_mean, fields, 0.0, "field_mean"), persistent=False)
-        self.register_buffer("field_std", _statistic(field_std, fields, 1.0, "field_std"), persistent=False)
-        if (self.field_std <= 0).any():
-            raise ValueError(f"field_std must be positive, got {self.field_std.tolist()}")
+        self.register_buffer("field_std", _statistic(field_std, fields, 1.0, "field_std", positive=True), persistent=False)
         # Lifting: the default init of a Linear(context, width), one per field.
         bound = 1.0 / math.sqrt(context)
         self.encoder_weight = nn.Parameter(torch.empty(vocabulary, context, width, **factory).uniform_(-bound, bound))
@@ -268,10 +266,13 @@ def with_fields(
     return extended.train(model.training)
 
 
-def _statistic(values: Sequence[float] | None, fields: list[str], default: float, name: str) -> torch.Tensor:
+def _statistic(values: Sequence[float] | None, fields: list[str], default: float, name: str, *, positive: bool = False) -> torch.Tensor:
+    # Checked in Python, so a model can be built on the meta device (shapes checked before loading).
     values = [default] * len(fields) if values is None else [float(v) for v in values]
     if len(values) != len(fields):
         raise ValueError(f"{name} needs one value per field ({len(fields)}: {fields}), got {len(values)}")
+    if positive and min(values, default=1.0) <= 0:
+        raise ValueError(f"{name} must be positive, got {values}")
     return torch.tensor(values, dtype=torch.float32)
 
 

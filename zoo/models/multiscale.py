@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from zoo.layers.truncated_dft import dft_preferred, truncated_irdft, truncated_rdft
-from zoo.layers.validation import check_field
+from zoo.layers.validation import check_field, check_model_input, parameter_dtype
 from zoo.models.field_operators import _build_backbone
 from zoo.models.registry import register_model
 from zoo.models.time_stepper import TimeStepper
@@ -120,7 +120,7 @@ class MultiscaleOperator(TimeStepper, nn.Module):
 
     def coarse_prediction(self, u: torch.Tensor) -> torch.Tensor:
         """The coarse operator's next step on the input's grid: ``(B, history * C, H, W) -> (B, C, H, W)``."""
-        check_field(u, self.in_channels, 2, name="MultiscaleOperator input")
+        check_model_input(u, channels=self.in_channels, ndim=2, dtype=parameter_dtype(self), name="MultiscaleOperator input")
         if min(u.shape[-2:]) < self.coarse_grid:
             raise ValueError(
                 f"MultiscaleOperator input grid {tuple(u.shape[-2:])} is coarser than its coarse_grid "

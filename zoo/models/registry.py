@@ -66,13 +66,57 @@ def get_model_class(name: str) -> type[nn.Module]:
         raise KeyError(f"unknown architecture {name!r}; known: {', '.join(list_models())}") from None
 
 
+# Upper bounds of every size argument a config can give, under any architecture that takes it
+# (nested backbones and mixer_kwargs included). Configs come from files that strangers write: a
+# size is checked before anything is built, so `n_layers: 10000000` is an error, not an hour of
+# allocation. Each bound is far above any model in the literature.
+SIZE_LIMITS: dict[str, int] = {
+    "in_channels": 2**16,
+    "out_channels": 2**16,
+    "channels": 2**12,
+    "history": 2**12,
+    "width": 2**14,
+    "embed_dim": 2**14,
+    "projection_channels": 2**16,
+    "n_layers": 2**10,
+    "depth": 2**10,
+    "modes": 2**12,
+    "patch_size": 2**12,
+    "num_blocks": 2**14,
+    "groups": 2**14,
+    "filter_size": 2**14,
+    "coarse_grid": 2**14,
+}
+
+
+def check_config_sizes(name: str, config: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the field when a size in ``config`` (nested ones too) is not an
+    integer in ``[0, SIZE_LIMITS[field]]``."""
+    for key, value in config.items():
+        where = f"{name} config {key!r}"
+        if key in SIZE_LIMITS:
+            values = value if isinstance(value, (list, tuple)) else [value]
+            for item in values:
+                if isinstance(item, bool) or not isinstance(item, int):
+                    raise ValueError(f"{where} must be an integer or a list of integers, got {value!r}")
+                if not 0 <= item <= SIZE_LIMITS[key]:
+                    raise ValueError(f"{where} is {item}, outside the supported range 0..{SIZE_LIMITS[key]}")
+        elif isinstance(value, dict):
+            if isinstance(value.get("architecture"), str) and isinstance(value.get("config"), dict):
+                check_config_sizes(value["architecture"], value["config"])
+            else:
+                check_config_sizes(name, value)
+
+
 def create_model(name: str, **config: Any) -> nn.Module:
-    """Build the architecture ``name`` from its config (its constructor's keyword arguments)."""
+    """Build the architecture ``name`` from its config (its constructor's keyword arguments),
+    after checking its sizes against :data:`SIZE_LIMITS`."""
     cls = get_model_class(name)
     parameters = inspect.signature(cls.__init__).parameters
     unknown = sorted(set(config) - set(parameters) - {"self"})
     if unknown:
         raise TypeError(f"unknown config keys for {name}: {', '.join(unknown)}")
+    check_config_sizes(name, config)
     return cls(**config)
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.layers.validation import check_field
+from zoo.layers.validation import check_model_input
 from zoo.models.registry import register_model
 
 
@@ -68,8 +68,10 @@ class UNet2d(nn.Module):
         self.merge = nn.ModuleList(_conv_block(2 * c, c, **factory) for c in channels[-2::-1])
         self.head = nn.Conv2d(width, out_channels, 1, device=device, dtype=dtype)
 
+    ndim = 2  # spatial axes, as FNO.ndim
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_field(x, self.in_channels, 2, name="UNet2d input")
+        check_model_input(x, channels=self.in_channels, ndim=2, dtype=self.head.weight.dtype, name="UNet2d input")
         factor = 2**self.depth
         if x.shape[-2] % factor or x.shape[-1] % factor:
             raise ValueError(f"UNet2d with depth {self.depth} needs grid sides divisible by {factor}, got {tuple(x.shape[-2:])}")

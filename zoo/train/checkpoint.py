@@ -12,13 +12,18 @@ A checkpoint is a directory ``checkpoints/step_XXXXXXXX/`` holding
 * ``trainer_state.json``: the step count and the run's settings.
 
 ``.pt`` files are read with ``torch.load(weights_only=True)``, which refuses anything but tensors
-and plain containers, so loading never runs code. Each directory is written under a temporary name
+and plain containers, so loading never runs code. ``trainer_state.json`` records the sha256 of
+``optimizer.pt``, ``rng.pt`` and the training weights (``config.json`` that of ``model.safetensors``);
+restoring reads each file once, checks it against its record and loads from the bytes read, so a
+modified or corrupted checkpoint is refused with the file named. Each directory is written under a temporary name
 and renamed when complete, then ``checkpoints/latest`` (a one-line file) is replaced to name it:
 a run killed at any moment resumes from the last complete checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import random
 import shutil
@@ -31,9 +36,9 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from zoo.files import atomic_directory, atomic_write_bytes
-from zoo.hub import save_pretrained
-from zoo.hub.schema import WEIGHTS_FILE
-from zoo.hub.weights import load_weights_into, save_weights
+from zoo.hub import CheckpointError, save_pretrained
+from zoo.hub.schema import WEIGHTS_FILE, read_config
+from zoo.hub.weights import load_weights_into, read_verified, save_weights
 from zoo.models.registry import create_model, get_model_class, list_models
 
 LATEST = "latest"
@@ -61,16 +66,29 @@ def save_checkpoint(
     path = checkpoints / checkpoint_name(step)
 
     def write(directory: Path) -> None:
-        write_model_files(model, directory, metadata=metadata)
-        torch.save(optimizer.state_dict(), directory / "optimizer.pt")
-        torch.save(rng_state(), directory / "rng.pt")
-        (directory / "trainer_state.json").write_text(json.dumps({"step": step, **trainer_state}, indent=2))
+        checksums = write_model_files(model, directory, metadata=metadata)
+        for name, state in (("optimizer.pt", optimizer.state_dict()), ("rng.pt", rng_state())):
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            (directory / name).write_bytes(buffer.getvalue())
+            checksums[name] = hashlib.sha256(buffer.getvalue()).hexdigest()
+        state = {"step": step, **trainer_state, "sha256": checksums}
+        (directory / "trainer_state.json").write_text(json.dumps(state, indent=2))
 
     atomic_directory(path, write)
     atomic_write_bytes(checkpoints / LATEST, path.name.encode())
-    for old in sorted(checkpoints.glob("step_*"))[:-keep] if keep > 0 else []:
+    for old in sorted(checkpoints.glob("step_*"), key=recorded_step)[:-keep] if keep > 0 else []:
         shutil.rmtree(old)
     return path
+
+
+def recorded_step(path: Path) -> int:
+    """The step a checkpoint directory records in ``trainer_state.json`` (its name's number if it
+    cannot be read): names order wrongly past step 10^8, where the zero padding runs out."""
+    try:
+        return int(json.loads((path / "trainer_state.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return int(path.name.removeprefix("step_")) if path.name.removeprefix("step_").isdigit() else -1
 
 
 def latest_checkpoint(checkpoints: Path) -> Path | None:
@@ -84,19 +102,41 @@ def latest_checkpoint(checkpoints: Path) -> Path | None:
     return path
 
 
-def restore_checkpoint(path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
-    """Restore weights, optimizer state and RNG states from ``path``; return its trainer state."""
-    load_model_weights(model, path)
+def restore_checkpoint(
+    path: Path, *, model: nn.Module, optimizer: torch.optim.Optimizer | None, trust_unverified: bool = False
+) -> dict[str, Any]:
+    """Restore weights, optimizer state and RNG states from ``path``; return its trainer state.
+
+    Every file is checked against the sha256 recorded when it was written; ``trust_unverified``
+    accepts a checkpoint without records (written by hand, or by zoo before they existed).
+    """
+    try:
+        state = json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{path / 'trainer_state.json'}: unreadable ({error})") from None
+    checksums = state.get("sha256", {})
+    load_model_weights(model, path, checksums=checksums, trust_unverified=trust_unverified)
     if optimizer is not None:
-        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True, map_location="cpu"))
-    set_rng_state(torch.load(path / "rng.pt", weights_only=True))
-    return json.loads((path / "trainer_state.json").read_text())
+        optimizer.load_state_dict(_load_pt(path / "optimizer.pt", checksums, trust_unverified))
+    set_rng_state(_load_pt(path / "rng.pt", checksums, trust_unverified))
+    return state
 
 
-def write_model_files(model: nn.Module, directory: Path, *, metadata: dict[str, Any] | None = None) -> None:
-    """The exported model when possible, and the exact training weights when they differ from it."""
+def _load_pt(path: Path, checksums: dict[str, str], trust_unverified: bool) -> Any:
+    data = read_verified(path, checksums.get(path.name), trust_unverified=trust_unverified, record="trainer_state.json")
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except Exception as error:  # a zip or pickle error: torch's message is several lines
+        raise CheckpointError(f"{path}: not a readable tensor file ({type(error).__name__})") from None
+
+
+def write_model_files(model: nn.Module, directory: Path, *, metadata: dict[str, Any] | None = None) -> dict[str, str]:
+    """The exported model when possible, and the exact training weights when they differ from it;
+    returns ``{file name: sha256}`` of the training weights when written (``config.json`` records
+    the exported model's)."""
     if not export_model(model, directory, metadata=metadata) or _has_parametrizations(model):
-        save_weights(model.state_dict(), directory / TRAINING_WEIGHTS_FILE)
+        return {TRAINING_WEIGHTS_FILE: save_weights(model.state_dict(), directory / TRAINING_WEIGHTS_FILE)}
+    return {}
 
 
 def export_model(model: nn.Module, directory: Path, *, metadata: dict[str, Any] | None = None) -> bool:
@@ -134,10 +174,17 @@ def _has_parametrizations(model: nn.Module) -> bool:
     return any(parametrize.is_parametrized(module) for module in model.modules())
 
 
-def load_model_weights(model: nn.Module, directory: Path) -> None:
-    """Load the trained ``state_dict`` strictly: a missing or unexpected weight is an error."""
+def load_model_weights(
+    model: nn.Module, directory: Path, *, checksums: dict[str, str], trust_unverified: bool = False
+) -> None:
+    """Load the trained ``state_dict`` strictly: a missing or unexpected weight is an error, and so
+    is a file whose sha256 differs from ``checksums`` (or, for ``model.safetensors``, config.json's)."""
     training = directory / TRAINING_WEIGHTS_FILE
-    load_weights_into(model, training if training.exists() else directory / WEIGHTS_FILE)
+    if training.exists():
+        path, sha256, record = training, checksums.get(TRAINING_WEIGHTS_FILE), "trainer_state.json"
+    else:
+        path, sha256, record = directory / WEIGHTS_FILE, read_config(directory).get("weights_sha256"), "config.json"
+    load_weights_into(model, path, sha256=sha256, trust_unverified=trust_unverified, record=record)
 
 
 def rng_state() -> dict[str, Any]:

@@ -19,13 +19,13 @@ from zoo.files import atomic_write_bytes
 
 
 class MetricsLog:
-    """Append-only JSONL metrics file at ``path`` (parents created)."""
+    """Append-only JSONL metrics file at ``path`` (parents created on the first append)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as file:
             file.write(json.dumps(record) + "\n")
 

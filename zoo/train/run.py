@@ -4,6 +4,7 @@ the one path from a YAML file, ``zoo finetune``'s options or Python to a trained
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -19,16 +20,18 @@ from zoo.train.finetune import finetuning_groups
 from zoo.train.trainer import Trainer, seed_everything
 
 
-def run_training(config: dict[str, Any], *, resume: bool = False) -> list[dict[str, Any]]:
+def run_training(config: dict[str, Any], *, resume: bool = False, overwrite: bool = False) -> list[dict[str, Any]]:
     """Build model, data and objective from ``config`` and train; returns the metric records
     (rank 0; other processes get an empty list). ``resume`` continues from the run directory's
-    latest checkpoint."""
+    latest checkpoint; ``overwrite`` moves a run already there aside (see :mod:`zoo.train.run_dir`)."""
     try:
         train_config = TrainConfig.from_dict(dict(config.get("trainer", {})))
     except (TypeError, ValueError) as error:
         raise ConfigError(f"trainer: {error}") from None
     if resume and train_config.out_dir is None:
         raise ConfigError("--resume needs a run directory: set trainer.out_dir or pass --out-dir")
+    if train_config.out_dir is not None and Path(train_config.out_dir).exists() and not Path(train_config.out_dir).is_dir():
+        raise ConfigError(f"the run directory {train_config.out_dir} is a file; choose another --out-dir")
     if "model" not in config or "data" not in config or "train" not in config["data"]:
         raise ConfigError("a run configuration needs a 'model' section and 'data' with 'train'")
     data_spec = config["data"]
@@ -59,7 +62,7 @@ def run_training(config: dict[str, Any], *, resume: bool = False) -> list[dict[s
         metadata=config.get("metadata"),
     )
     try:
-        history = trainer.fit(resume=resume)
+        history = trainer.fit(resume=resume, overwrite=overwrite)
     finally:
         shutdown_distributed(trainer.context)
     return history if trainer.context.is_main else []

@@ -45,6 +45,7 @@ from zoo.train.checkpoint import latest_checkpoint, restore_checkpoint, save_che
 from zoo.train.config import TrainConfig
 from zoo.train.distributed import DistributedContext, all_reduce_sum, init_distributed, union_of_keys
 from zoo.train.metrics_log import MetricsLog
+from zoo.train.run_dir import claimed_run_directory
 from zoo.train.objectives import Supervised
 from zoo.train.schedules import schedule_factor
 
@@ -136,11 +137,20 @@ class Trainer:
 
     # ---- the loop
 
-    def fit(self, *, resume: bool = False) -> list[dict[str, Any]]:
+    def fit(self, *, resume: bool = False, overwrite: bool = False) -> list[dict[str, Any]]:
         """Train until ``config.max_steps``; with ``resume`` continue from the latest checkpoint.
 
-        Returns the metric records of this call (rank 0; other ranks get an empty list).
+        With an ``out_dir`` the run holds that folder's lock while it trains, and a fresh run
+        (no ``resume``) refuses a folder that already holds a run unless ``overwrite``, which moves
+        the old run aside (:mod:`zoo.train.run_dir`). Returns the metric records of this call
+        (rank 0; other ranks get an empty list).
         """
+        if self.out_dir is None or not self.context.is_main:
+            return self._fit(resume=resume)
+        with claimed_run_directory(self.out_dir, resume=resume, overwrite=overwrite):
+            return self._fit(resume=resume)
+
+    def _fit(self, *, resume: bool) -> list[dict[str, Any]]:
         config = self.config
         if not (resume and self._resume()):
             seed_everything(config.seed)
