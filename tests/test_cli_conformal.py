@@ -83,3 +83,35 @@ def test_bad_arguments_are_one_line_with_the_error_status(tmp_path, capsys, step
     assert code == 1
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and message in error
+
+
+def test_finetune_on_arrays_reports_band_coverage_calibrated_on_validation(tmp_path, capsys):
+    from test_finetune_arrays import BACKBONE, HISTORY, finetune, travelling_waves
+
+    seed_everything(0)
+    stepper = str(save_pretrained(AutoregressiveOperator(BACKBONE, history=HISTORY, channels=1), tmp_path / "stepper"))
+    train, test = travelling_waves(24, seed=1), travelling_waves(5, seed=2)
+    np.save(tmp_path / "mine.npy", train)
+    np.save(tmp_path / "held_out.npy", test)
+    out = tmp_path / "runs"
+    assert finetune(stepper, tmp_path / "mine.npy", "--eval-data", str(tmp_path / "held_out.npy"), "--out", str(out),
+                    "--validation", "0.45") == 0
+    metrics = json.loads((out / "finetuned" / "metrics.json").read_text())
+    bands = metrics["conformal"]
+    validation = metrics["data"]["splits"]["validation"]
+    assert bands["calibration_trajectories"] == len(validation) >= 9 and bands["test_trajectories"] == 5
+
+    # Independently: per rollout step, lambda is the ceil(0.9 (n + 1) P)-th smallest pooled |error|.
+    from zoo.hub import from_pretrained
+
+    model = from_pretrained(out / "finetuned" / "model").eval()
+    errors = lambda u: (model.rollout(u[:, :HISTORY], 6 - HISTORY) - u[:, HISTORY:]).abs()  # noqa: E731  (C = 1)
+    with torch.no_grad():
+        calibration, tested = errors(torch.from_numpy(train[validation])), errors(torch.from_numpy(test))
+    n, points = calibration.shape[0], calibration[0, 0].numel()
+    lam = calibration.transpose(0, 1).flatten(1).sort(dim=1).values[:, math.ceil(0.9 * (n + 1) * points) - 1]
+    inside = (tested <= lam[None, :, None, None]).double()
+    assert bands["coverage"] == pytest.approx(float(inside.mean()), abs=1e-9)
+    assert bands["half_width_per_step"] == pytest.approx(lam.tolist(), rel=1e-6)
+    printed = capsys.readouterr().out
+    assert f"test coverage {bands['coverage']:.3f}" in printed

@@ -68,7 +68,7 @@ def subsampling_factors(spatial: tuple[int, ...], needed: list[int] | None) -> l
             return factors
 
 
-def conformal_data(model: nn.Module, path: Any, *, where: str) -> Any:
+def conformal_data(model: nn.Module, path: Any, *, where: str, device: torch.device | str = "cpu") -> Any:
     """The data at ``path`` (read as ``zoo eval --data`` reads it) in :func:`zoo.eval.conformalize`'s layout.
 
     Returns trajectories ``(N, T, C, *spatial)`` for a time stepper, or ``(inputs (N, C_in, *spatial),
@@ -76,10 +76,10 @@ def conformal_data(model: nn.Module, path: Any, *, where: str) -> Any:
     """
     (fields,) = load_sources(path, where=where)
     if is_time_stepper(model):
-        return fields.trajectories
+        return fields.trajectories.to(device)
     (dataset,) = build_datasets([fields], data_defaults_for(model, {}))
     inputs, targets = zip(*(dataset[i] for i in range(len(dataset))))
-    return torch.stack(inputs), torch.stack(targets)
+    return torch.stack(inputs).to(device), torch.stack(targets).to(device)
 
 
 def evaluate_bands(
@@ -96,8 +96,9 @@ def evaluate_bands(
 
     Returns :func:`zoo.eval.band_metrics` at ``level`` (its ``levels`` entry holds the one level).
     """
-    calibration_data = conformal_data(model, calibration, where="--calibration")
-    test_data = conformal_data(model, test, where="--data")
+    device = next(model.parameters()).device
+    calibration_data = conformal_data(model, calibration, where="--calibration", device=device)
+    test_data = conformal_data(model, test, where="--data", device=device)
     with torch.no_grad():
         bands = conformalize(model, calibration_data, level, mode=mode, delta=delta, batch_size=batch_size)
         return band_metrics(bands, test_data, levels=(level,))
