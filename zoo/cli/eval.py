@@ -1,4 +1,5 @@
-"""``zoo eval NAME_OR_PATH --data PATH``: the table of :func:`zoo.eval.resolutions.evaluate_resolutions`."""
+"""``zoo eval NAME_OR_PATH --data PATH``: the table of :func:`zoo.eval.resolutions.evaluate_resolutions`, or with
+``--calibration CALIB`` the coverage of conformal bands (:func:`zoo.eval.resolutions.evaluate_bands`)."""
 
 from __future__ import annotations
 
@@ -67,8 +68,6 @@ def _bands(model, args: argparse.Namespace) -> int:
         result = evaluate_bands(
             model, args.data[0], args.calibration, level=args.level, mode=args.mode, delta=args.delta, batch_size=args.batch_size
         )
-    except ConfigError:
-        raise
     except ValueError as error:  # conformalize's checks (level, delta, too few functions, shapes): the user's to fix
         raise ConfigError(str(error)) from error
     figures = result["levels"][f"{args.level:g}"]
