@@ -115,3 +115,22 @@ def test_finetune_on_arrays_reports_band_coverage_calibrated_on_validation(tmp_p
     assert bands["half_width_per_step"] == pytest.approx(lam.tolist(), rel=1e-6)
     printed = capsys.readouterr().out
     assert f"test coverage {bands['coverage']:.3f}" in printed
+
+
+def test_a_one_step_map_is_calibrated_on_first_to_last_frame_pairs(tmp_path, capsys, stepper_and_data):
+    from zoo.models import FNO
+
+    _, _, calibration, test = stepper_and_data
+    seed_everything(0)
+    model = FNO(**FNO_2D)
+    source = save_pretrained(model, tmp_path / "fno")
+    out = tmp_path / "bands.json"
+    assert main(["eval", str(source), "--data", str(tmp_path / "test.npy"), "--calibration", str(tmp_path / "calibration.npy"),
+                 "--device", "cpu", "--json", str(out)]) == 0
+    pairs = lambda u: (u[:, 0], u[:, -1])  # noqa: E731  the default pairs: first frame to last
+    with torch.no_grad():
+        expected = band_metrics(conformalize(model.eval(), pairs(calibration), 0.9), pairs(test), levels=(0.9,))
+    stored = json.loads(out.read_text())
+    assert stored["levels"]["0.9"]["coverage"] == pytest.approx(expected["levels"]["0.9"]["coverage"], rel=1e-6)
+    assert stored["levels"]["0.9"]["half_width"] == pytest.approx(expected["levels"]["0.9"]["half_width"], rel=1e-6)
+    assert "first step" not in capsys.readouterr().out  # one step: the overall line only
