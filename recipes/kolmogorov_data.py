@@ -23,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from zoo.data.generate import generate, shard_samples
-from zoo.data.kolmogorov import kolmogorov_recipe
+from zoo.cli import main as zoo_main
+from zoo.data.generate import shard_samples
 from zoo.data.store import read_directory, shard_name, shard_ranges
 from zoo.eval.plots import plot_curves, plot_fields, plot_flow_statistics
 from zoo.eval.statistics import compare_statistics, flow_statistics
@@ -46,20 +46,16 @@ DATA_SETS = {
 DEFAULT_SAMPLES = {"reference": 1, "train": 100, "test": 20}
 
 
-def recipe_for(name: str, reynolds: float = REYNOLDS):
-    return kolmogorov_recipe(reynolds=reynolds, drag=DRAG, record_every=RECORD_EVERY, solve_resolution=128, **DATA_SETS[name][2])
-
-
 def generate_set(name: str, samples: int | None) -> None:
-    seed, shard_size, _ = DATA_SETS[name]
-    generate(
-        DATA / f"re500-{name}",
-        recipe_for(name),
-        samples=samples or DEFAULT_SAMPLES[name],
-        seed=seed,
-        shard_size=shard_size,
-        command=f"python recipes/kolmogorov_data.py generate {name}",
-    )
+    """The data set through the command line, ``zoo data generate kolmogorov`` (the one way to make it)."""
+    seed, shard_size, settings = DATA_SETS[name]
+    options = {"reynolds": REYNOLDS, "drag": DRAG, "record-every": RECORD_EVERY, "solve-resolution": 128,
+               **{key.replace("_", "-"): value for key, value in settings.items()},
+               "samples": samples or DEFAULT_SAMPLES[name], "seed": seed, "shard-size": shard_size}
+    argv = ["data", "generate", "kolmogorov", *(f"--{key}={value}" for key, value in options.items()), str(DATA / f"re500-{name}")]
+    print("zoo " + " ".join(argv))
+    if zoo_main(argv):
+        raise SystemExit(1)
 
 
 def attractor_state(reynolds: float, seed: int) -> torch.Tensor:

@@ -155,6 +155,11 @@ def _comparison(runs: dict[str, dict[str, Any]]) -> str:
             f"  {name:<9} one-step {cell(test['one_step_relative_l2'])}   rollout {cell(test['rollout_relative_l2'])}"
             f"   (best epoch {early['best_epoch']} of {early['epochs_run']}, {metrics['compute']['wall_seconds']:.0f} s)"
         )
+        bands = metrics.get("conformal")
+        if bands:
+            lines.append(f"  {'':<9} {bands['level']:g} conformal band (calibrated on validation): " + (
+                f"test coverage {bands['coverage']:.3f}, half-width {bands['half_width']:.4g} "
+                f"({bands['relative_half_width']:.3f} of the truth's rms)" if "coverage" in bands else f"skipped ({bands['skipped']})"))
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""The logic of ``zoo eval``: a model's relative L2 error on test data at each grid resolution.
+"""The logic of ``zoo eval``: a model's relative L2 error on test data at each grid resolution,
+and with ``--calibration`` the coverage of conformal bands (:func:`evaluate_bands`).
 
 Each data file is evaluated on its own grid and on grids subsampled by 1, 2, 4, ... while they
 still hold the model's Fourier modes (zero-shot super- or sub-resolution). A time stepper is rolled
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from zoo.data.specs import build_datasets, data_defaults_for, load_sources
+from zoo.eval.conformal import band_metrics, conformalize
 from zoo.eval.evaluate import evaluate, pair_metrics
 from zoo.eval.rollout import time_stepper_metrics
 from zoo.models.adapt import check_data_fits, minimum_grid, spectral_layers
@@ -64,3 +66,39 @@ def subsampling_factors(spatial: tuple[int, ...], needed: list[int] | None) -> l
         factor *= 2
         if min(grid) < 2:
             return factors
+
+
+def conformal_data(model: nn.Module, path: Any, *, where: str, device: torch.device | str = "cpu") -> Any:
+    """The data at ``path`` (read as ``zoo eval --data`` reads it) in :func:`zoo.eval.conformalize`'s layout.
+
+    Returns trajectories ``(N, T, C, *spatial)`` for a time stepper, or ``(inputs (N, C_in, *spatial),
+    targets (N, C_out, *spatial))`` pairs (the model's default pairs) for a one-step map.
+    """
+    (fields,) = load_sources(path, where=where)
+    if is_time_stepper(model):
+        return fields.trajectories.to(device)
+    (dataset,) = build_datasets([fields], data_defaults_for(model, {}))
+    inputs, targets = zip(*(dataset[i] for i in range(len(dataset))))
+    return torch.stack(inputs).to(device), torch.stack(targets).to(device)
+
+
+def evaluate_bands(
+    model: nn.Module,
+    test: Any,
+    calibration: Any,
+    *,
+    level: float = 0.9,
+    mode: str = "pointwise",
+    delta: float = 0.1,
+    batch_size: int = 32,
+) -> dict[str, Any]:
+    """Conformal bands calibrated on the data at ``calibration`` and scored on ``test`` (paths).
+
+    Returns :func:`zoo.eval.band_metrics` at ``level`` (its ``levels`` entry holds the one level).
+    """
+    device = next(model.parameters()).device
+    calibration_data = conformal_data(model, calibration, where="--calibration", device=device)
+    test_data = conformal_data(model, test, where="--data", device=device)
+    with torch.no_grad():
+        bands = conformalize(model, calibration_data, level, mode=mode, delta=delta, batch_size=batch_size)
+        return band_metrics(bands, test_data, levels=(level,))

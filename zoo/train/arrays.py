@@ -169,6 +169,7 @@ def finetune_on_arrays(
     evals = [r for r in trainer.log.records() if r["split"] == "eval"]
 
     test_metrics = _test_metrics(model, test, history, channels)
+    band_coverage = _band_coverage(model, validation, test)
     metrics = {
         "model": str(source),
         "initialisation": "random (scratch)" if scratch else f"pretrained {source}",
@@ -178,6 +179,7 @@ def finetune_on_arrays(
             "grid": list(test.spatial_shape),
             **test_metrics,
         },
+        "conformal": band_coverage,
         "validation": {
             "trajectories": len(splits["validation"]),
             "metric": "relative L2 of the free rollout from the first history frames (early stopping watches it); per_epoch[0]: before training",
@@ -326,4 +328,28 @@ def _evaluation(metrics: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]
             "metrics": {"relative_l2": test["rollout_relative_l2"]["mean"], "one_step_relative_l2": test["one_step_relative_l2"]["mean"]},
         }],
         "rollout": [{"grid": grid, "times": list(range(history, history + test["rollout_steps"])), "relative_l2": test["rollout_relative_l2_per_step"]}],
+    }
+
+
+def _band_coverage(model: nn.Module, validation: FieldData, test: FieldData, level: float = 0.9) -> dict[str, Any]:
+    """Conformal bands of the free rollout (:func:`zoo.eval.conformalize`, pointwise, per step and
+    channel) calibrated on the validation trajectories, and their coverage on the test ones."""
+    from zoo.eval.conformal import band_metrics, conformalize
+
+    note = ("calibrated on the validation split, which also chose the early-stopping epoch: the guarantee "
+            "assumes calibration functions unseen in training and selection, so coverage may fall slightly short")
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        try:
+            bands = conformalize(model, validation.trajectories.to(device), level)
+        except ValueError as error:  # too few validation trajectories for the level: the run still reports its errors
+            return {"level": level, "skipped": f"{validation.num_samples} validation trajectories: {error}"}
+        result = band_metrics(bands, test.trajectories.to(device), levels=(level,))
+    figures = result["levels"][f"{level:g}"]
+    return {
+        "level": level, "mode": result["mode"], "calibration_trajectories": result["calibration_functions"],
+        "test_trajectories": result["test_functions"], "coverage": figures["coverage"],
+        "coverage_per_step": figures["coverage_per_step"], "half_width": figures["half_width"],
+        "relative_half_width": figures["relative_half_width"], "half_width_per_step": figures["half_width_per_step"],
+        "note": note,
     }
