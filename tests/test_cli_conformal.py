@@ -80,7 +80,7 @@ def test_bad_arguments_are_one_line_with_the_error_status(tmp_path, capsys, step
     _, source, _, _ = stepper_and_data
     code = main(["eval", str(source), "--data", str(tmp_path / "test.npy"), "--calibration", str(tmp_path / "calibration.npy"),
                  "--device", "cpu", *options])
-    assert code == 1
+    assert code == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and message in error
 

@@ -52,10 +52,10 @@ def test_a_tiny_kolmogorov_set_matches_its_recipe_and_info_reads_it(tmp_path, ca
 
 
 def test_unknown_corpus_systems_are_one_line_naming_the_choices(tmp_path, capsys):
-    assert main(["data", "generate", "corpus", "burger", "--split", "train", "--samples", "1", str(tmp_path / "x")]) == 1
+    assert main(["data", "generate", "corpus", "burger", "--split", "train", "--samples", "1", str(tmp_path / "x")]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "burgers" in error
-    assert main(["data", "corpus", str(tmp_path), "--systems", "wav"]) == 1
+    assert main(["data", "corpus", str(tmp_path), "--systems", "wav"]) == 2
     assert "wave" in capsys.readouterr().err
 
 

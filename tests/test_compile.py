@@ -72,7 +72,11 @@ class WithFields(torch.nn.Module):
 
 
 def test_every_registered_model_has_a_small_configuration():
-    assert set(SMALL) == set(zoo.list_models())
+    from zoo.models import get_model_class
+
+    # Tests elsewhere register throwaway classes of their own; the library's live under zoo.
+    library = {name for name in zoo.list_models() if get_model_class(name).__module__.startswith("zoo.")}
+    assert set(SMALL) == library
 
 
 class GraphRecorder:

@@ -64,12 +64,10 @@ def _bands(model, args: argparse.Namespace) -> int:
 
     if len(args.data) != 1:
         raise ConfigError(f"--calibration scores one --data path, got {len(args.data)}; run once per test set")
-    try:
-        result = evaluate_bands(
-            model, args.data[0], args.calibration, level=args.level, mode=args.mode, delta=args.delta, batch_size=args.batch_size
-        )
-    except ValueError as error:  # conformalize's checks (level, delta, too few functions, shapes): the user's to fix
-        raise ConfigError(str(error)) from error
+    # conformalize's checks (level, delta, too few functions, shapes) raise ValueError: one line, exit 2.
+    result = evaluate_bands(
+        model, args.data[0], args.calibration, level=args.level, mode=args.mode, delta=args.delta, batch_size=args.batch_size
+    )
     figures = result["levels"][f"{args.level:g}"]
     print(f"conformal bands ({result['mode']}, level {args.level:g}): calibrated on {result['calibration_functions']} "
           f"functions of {args.calibration}, tested on {result['test_functions']} of {args.data[0]}")
