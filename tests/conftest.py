@@ -1,4 +1,4 @@
-"""Shared fixtures: the examples under ``examples/`` are scripts, imported here by file name."""
+"""Shared fixtures: the examples under ``examples/`` are scripts, imported here by file name; one torch thread."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ def example():
         yield lambda name: importlib.import_module(name)
     finally:
         sys.path.remove(str(EXAMPLES))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and the test machine is shared (``pytestmark`` it)."""
+    from train_problems import one_thread
+
+    with one_thread():
+        yield

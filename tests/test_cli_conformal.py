@@ -16,12 +16,7 @@ from zoo.train import seed_everything
 FNO_2D = {"in_channels": 1, "out_channels": 1, "modes": [4, 4], "width": 8, "n_layers": 1, "projection_channels": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _trajectories(n: int, seed: int) -> np.ndarray:

@@ -11,12 +11,7 @@ from zoo.data.corpus import ROOT_SEED, SPLITS, SYSTEMS, dataset_seed
 from zoo.data.kolmogorov import kolmogorov_recipe
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_a_tiny_corpus_system_is_its_split_of_the_corpus_and_info_reads_it(tmp_path, capsys):

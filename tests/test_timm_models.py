@@ -24,12 +24,7 @@ TARGET_FFEAT_SIZE = 96
 TARGET_FX_SIZE = 128
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_registry_holds_the_four_mixers():

@@ -14,13 +14,7 @@ from zoo.layers import AFNOMixer, FNOMixer, FourierMixer, GlobalFilterMixer
 SMALL = dict(pretrained=False, depth=2, embed_dim=32, num_heads=2, num_classes=5)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    # These models are tiny: on a shared 2-core machine a second thread mostly waits for the first.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def captured_mixer_calls(model):
