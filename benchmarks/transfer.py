@@ -152,7 +152,7 @@ def zero_shot(system: System, args: argparse.Namespace) -> dict[str, Any] | None
     """The pretrained multi-physics model on the test set without training, where it knows every field."""
     from zoo.hub import from_pretrained
     from zoo.models.multiphysics_stepper import as_stepper
-    from zoo.train.arrays import REPORTED_STEP, _test_metrics
+    from zoo.train.arrays import REPORTED_STEP, trajectory_errors
 
     model = from_pretrained(args.source)
     if any(name not in model.fields for name in system.test.channels):
@@ -161,7 +161,7 @@ def zero_shot(system: System, args: argparse.Namespace) -> dict[str, Any] | None
     if path.exists():
         return json.loads(path.read_text())
     stepper = as_stepper(model, system.test.channels).eval()
-    metrics = {"test": {"trajectories": system.test.num_samples, **_test_metrics(stepper, system.test, stepper.history, stepper.channels)},
+    metrics = {"test": {"trajectories": system.test.num_samples, **trajectory_errors(stepper, system.test, stepper.history, stepper.channels)},
                "reported_step": REPORTED_STEP}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(metrics, indent=2) + "\n")

@@ -183,7 +183,7 @@ def finetune_on_arrays(
     early = dict(trainer.early_stopping)
     evals = [r for r in trainer.log.records() if r["split"] == "eval"]
 
-    test_metrics = _test_metrics(model, test, history, channels)
+    test_metrics = trajectory_errors(model, test, history, channels)
     metrics = {
         "model": str(source),
         "initialisation": "random (scratch)" if scratch else f"pretrained {source}",
@@ -300,8 +300,8 @@ def _rollout_windows(data: FieldData, history: int) -> TimeWindows:
 
 
 @torch.no_grad()
-def _test_metrics(model: nn.Module, test: FieldData, history: int, channels: int, batch_size: int = 16) -> dict[str, Any]:
-    """One-step and rollout relative L2 per test trajectory, their means and 95% intervals."""
+def trajectory_errors(model: nn.Module, test: FieldData, history: int, channels: int, batch_size: int = 16) -> dict[str, Any]:
+    """One-step, rollout and step-10 relative L2 of time stepper ``model`` per trajectory of ``test``: means and 95% intervals."""
     frames = test.trajectories.shape[1]
     one_step, rollout, per_step = [], [], []
     for start in range(0, test.num_samples, batch_size):
