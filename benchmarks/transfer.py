@@ -272,7 +272,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         results["systems"][system.name] = entry
         if "zero_shot" in args.arms:
             entry["zero_shot"] = zero_shot(system, args)
-        grid = [(n, arm, seed) for n in args.sizes for arm in args.arms if arm != "zero_shot" for seed in args.seeds]
+        # Seed-major: a run cut short still holds complete comparisons (every arm and N) for its first seeds.
+        grid = [(n, arm, seed) for seed in args.seeds for n in args.sizes for arm in args.arms if arm != "zero_shot"]
         done: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for n, arm, seed in tqdm(grid, desc=system.name, disable=not args.progress):
             metrics = run_arm(system, arm, n, seed, args)
