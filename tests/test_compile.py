@@ -42,6 +42,7 @@ SMALL = {
     ),
     "ResidualWidth": ({"backbone": _fno(2, 1)}, (2, 2, 16, 12)),
     "MultiphysicsOperator": ({"fields": ["vorticity", "scalar"], "context": 2, "width": 8, "depth": 1, "modes": 3, "groups": 2}, (2, 2, 2, 16, 12)),
+    "MultiphysicsStepper": ({"data_fields": ["scalar"], "fields": ["vorticity", "scalar"], "context": 2, "width": 8, "depth": 1, "modes": 3, "groups": 2}, (2, 2, 16, 12)),
     "UNet2d": ({"in_channels": 2, "out_channels": 1, "width": 4, "depth": 2}, (2, 2, 16, 12)),
 }
 VARIANTS = [(name, {}) for name in SMALL] + [
@@ -57,7 +58,7 @@ def build(name: str, overrides: dict, dtype: torch.dtype) -> tuple[torch.nn.Modu
     config, shape = SMALL[name]
     torch.manual_seed(0)
     model = zoo.create_model(name, **{**config, **overrides}).to(dtype)
-    if "fields" in config:  # a model of named fields reads their names beside the tensor
+    if "fields" in config and "data_fields" not in config:  # a model of named fields reads their names beside the tensor
         model = WithFields(model, config["fields"])
     return model, torch.randn(shape, dtype=dtype)
 

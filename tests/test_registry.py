@@ -27,6 +27,8 @@ SMALL = {
     "ResidualWidth": ({"backbone": fno(3, 2), "output_mean": [-1.0] * 2}, 3),
     # Named fields in, their next frame out: its inputs are built by `call_inputs`.
     "MultiphysicsOperator": ({"fields": ["vorticity", "scalar"], "context": HISTORY, "width": 8, "depth": 1, "modes": 4, "groups": 2}, 2),
+    # The same operator bound to its data's fields: a time stepper of (B, HISTORY * 2, H, W).
+    "MultiphysicsStepper": ({"data_fields": ["scalar", "vorticity"], "fields": ["vorticity", "scalar"], "context": HISTORY, "width": 8, "depth": 1, "modes": 4, "groups": 2}, 2 * HISTORY),
     "AutoregressiveOperator": (stepper()["config"] | {"field_mean": [0.1], "field_std": [1.5]}, HISTORY),
     "MultiscaleOperator": ({"coarse": stepper(), "correction": {"architecture": "FieldOperator", "config": {"backbone": fno(HISTORY + 1, 1)}}, "coarse_grid": 8}, HISTORY),
 }

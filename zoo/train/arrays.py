@@ -34,6 +34,8 @@ from zoo.files import atomic_write_text
 from zoo.hub import from_pretrained, save_pretrained
 from zoo.hub.weights import file_sha256
 from zoo.models.adapt import DataMismatchError, check_data_fits, with_channels
+from zoo.models.multiphysics import MultiphysicsOperator, with_fields
+from zoo.models.multiphysics_stepper import MultiphysicsStepper, as_stepper
 from zoo.models.normalisation import normalised_to
 from zoo.models.registry import create_model
 from zoo.models.time_stepper import is_time_stepper
@@ -43,6 +45,7 @@ from zoo.train.trainer import Trainer, seed_everything
 
 RUN_NAMES = {False: "finetuned", True: "scratch"}
 METRICS_FILE = "metrics.json"
+REPORTED_STEP = 10  # metrics.json also gives the error of the free rollout's frame at this step
 
 
 def finetune_on_arrays(
@@ -50,6 +53,7 @@ def finetune_on_arrays(
     data: str | Path,
     *,
     eval_data: str | Path | None = None,
+    validation_data: str | Path | None = None,
     key: str | None = None,
     fields: Sequence[str] | None = None,
     scratch: bool = False,
@@ -75,9 +79,14 @@ def finetune_on_arrays(
         eval_data: test trajectories in a file of the same form; without it a ``test_fraction`` of
             ``data`` is held out as the test set. Early stopping always watches the validation
             split of ``data``, never the test set.
+        validation_data: validation trajectories in a file of the same form; without it a
+            ``validation_fraction`` of ``data`` is held out (so with it every trajectory of
+            ``data`` trains: what a benchmark over training-set sizes needs).
         key: the tensor (safetensors) or dataset (HDF5) name in both files.
-        fields: names of the ``C`` channels, recorded on the card (and given to models that read
-            named fields).
+        fields: names of the ``C`` channels, recorded on the card. A
+            :class:`~zoo.models.multiphysics.MultiphysicsOperator` reads them: known names keep
+            their pretrained encoders, unknown ones are added (:func:`~zoo.models.multiphysics.with_fields`,
+            statistics of the training split), and the model steps those fields.
         scratch: train the same architecture, with the same statistics, data and settings, from
             random initialisation: what the pretrained weights bought.
         out: the parent folder; the run goes to ``out/finetuned`` or ``out/scratch`` (default
@@ -96,28 +105,34 @@ def finetune_on_arrays(
     """
     run = Path(out if out is not None else f"zoo-finetune-{Path(data).stem}") / RUN_NAMES[scratch]
     model = from_pretrained(source)
-    if not is_time_stepper(model):
+    if isinstance(model, MultiphysicsOperator) and not is_time_stepper(model):
+        history = model.context  # bound to the data's fields by _adapted
+    elif not is_time_stepper(model):
         raise ConfigError(
             f"{source} is a {type(model).__name__}, not a time stepper: fine-tuning on trajectory arrays needs a model "
             "that reads past frames (model.history); fine-tune input->output models with zoo finetune --config"
         )
-    history = model.history
+    else:
+        history = model.history
     trajectories = _read_checked(data, key, fields, history, source)
+    held_out = {} if validation_data is not None else {"validation": validation_fraction}
     if eval_data is not None:
-        splits = split_trajectories(trajectories.num_samples, {"validation": validation_fraction}, seed=seed, source=str(data))
+        splits = _splits(trajectories.num_samples, held_out, seed, data)
         test = _read_checked(eval_data, key, fields, history, source)
-        if test.trajectories.shape[2] != trajectories.trajectories.shape[2]:
-            raise DataFileError(
-                f"{eval_data}: {test.trajectories.shape[2]} channels, but {data} has {trajectories.trajectories.shape[2]}; "
-                "test on the same fields"
-            )
+        _check_same_fields(test, trajectories, eval_data, data)
         test_source = {"file": Path(eval_data).name, "shape": list(test.trajectories.shape), "sha256": file_sha256(eval_data)}
     else:
-        fractions = {"validation": validation_fraction, "test": test_fraction}
-        splits = split_trajectories(trajectories.num_samples, fractions, seed=seed, source=str(data))
+        splits = _splits(trajectories.num_samples, {**held_out, "test": test_fraction}, seed, data)
         test = trajectories.select(samples=splits["test"])
         test_source = {"file": Path(data).name, "trajectories": splits["test"]}
-    train, validation = (trajectories.select(samples=splits[name]) for name in ("train", "validation"))
+    train = trajectories.select(samples=splits["train"])
+    if validation_data is not None:
+        validation = _read_checked(validation_data, key, fields, history, source)
+        _check_same_fields(validation, trajectories, validation_data, data)
+        splits["validation"] = {"file": Path(validation_data).name, "trajectories": validation.num_samples,
+                                "sha256": file_sha256(validation_data)}
+    else:
+        validation = trajectories.select(samples=splits["validation"])
 
     train_windows = TimeWindows(train, history, 1, include_static=False)
     model = _adapted(model, train, train_windows, source)
@@ -168,7 +183,7 @@ def finetune_on_arrays(
     early = dict(trainer.early_stopping)
     evals = [r for r in trainer.log.records() if r["split"] == "eval"]
 
-    test_metrics = _test_metrics(model, test, history, channels)
+    test_metrics = trajectory_errors(model, test, history, channels)
     band_coverage = _band_coverage(model, validation, test)
     metrics = {
         "model": str(source),
@@ -181,7 +196,7 @@ def finetune_on_arrays(
         },
         "conformal": band_coverage,
         "validation": {
-            "trajectories": len(splits["validation"]),
+            "trajectories": validation.num_samples,
             "metric": "relative L2 of the free rollout from the first history frames (early stopping watches it); per_epoch[0]: before training",
             "best_relative_l2": early["best"],
             "per_epoch": [r["relative_l2"] for r in evals],  # epoch 0: the starting weights
@@ -232,7 +247,16 @@ def _read_checked(path: str | Path, key: str | None, fields: Sequence[str] | Non
 
 
 def _adapted(model: nn.Module, train: FieldData, windows: TimeWindows, source: str | Path) -> nn.Module:
-    """``model`` with heads for the data's channels, checked against its grid, normalised to the training split."""
+    """``model`` with heads for the data's channels, checked against its grid, normalised to the training split.
+
+    A :class:`MultiphysicsOperator` instead gains the data's unknown field names (statistics of the
+    training split) and becomes a :class:`MultiphysicsStepper` of those fields.
+    """
+    if isinstance(model, MultiphysicsOperator):
+        model = _with_data_fields(model, train, source)
+        x, y = windows[0]
+        check_data_fits(model, x[None])
+        return model.train()
     channels = train.trajectories.shape[2]
     if channels != model.channels:
         print(f"zoo: {source} predicts {model.channels} channel(s), the data have {channels}: new heads, "
@@ -245,6 +269,32 @@ def _adapted(model: nn.Module, train: FieldData, windows: TimeWindows, source: s
     return model.train()
 
 
+def _with_data_fields(model: MultiphysicsOperator, train: FieldData, source: str | Path) -> MultiphysicsStepper:
+    """``model`` stepping the fields of ``train``, new names added with the training split's mean and std."""
+    u = train.trajectories.double()
+    statistics = {name: (u[:, :, c].mean().item(), u[:, :, c].std().clamp_min(1e-12).item())
+                  for c, name in enumerate(train.channels) if name not in model.fields}
+    if statistics:
+        print(f"zoo: {source} does not know the field(s) {sorted(statistics)}: new encoder/decoder rows "
+              f"(known: {model.fields})", file=sys.stderr)
+        model = with_fields(model, statistics)
+    return as_stepper(model, train.channels)
+
+
+def _check_same_fields(data: FieldData, reference: FieldData, path: str | Path, reference_path: str | Path) -> None:
+    if data.trajectories.shape[2] != reference.trajectories.shape[2] or data.channels != reference.channels:
+        raise DataFileError(
+            f"{path}: fields {data.channels} ({data.trajectories.shape[2]} channels), but {reference_path} has "
+            f"{reference.channels}; evaluate on the same fields"
+        )
+
+
+def _splits(count: int, fractions: dict[str, float], seed: int, data: str | Path) -> dict[str, list[int]]:
+    if not fractions:
+        return {"train": list(range(count))}
+    return split_trajectories(count, fractions, seed=seed, source=str(data))
+
+
 def _rollout_windows(data: FieldData, history: int) -> TimeWindows:
     """One window per trajectory: ``history`` frames in, every later frame to predict."""
     frames = data.trajectories.shape[1]
@@ -252,8 +302,8 @@ def _rollout_windows(data: FieldData, history: int) -> TimeWindows:
 
 
 @torch.no_grad()
-def _test_metrics(model: nn.Module, test: FieldData, history: int, channels: int, batch_size: int = 16) -> dict[str, Any]:
-    """One-step and rollout relative L2 per test trajectory, their means and 95% intervals."""
+def trajectory_errors(model: nn.Module, test: FieldData, history: int, channels: int, batch_size: int = 16) -> dict[str, Any]:
+    """One-step, rollout and step-10 relative L2 of time stepper ``model`` per trajectory of ``test``: means and 95% intervals."""
     frames = test.trajectories.shape[1]
     one_step, rollout, per_step = [], [], []
     for start in range(0, test.num_samples, batch_size):
@@ -271,9 +321,13 @@ def _test_metrics(model: nn.Module, test: FieldData, history: int, channels: int
         rollout.append(errors["relative_l2"])
         per_step.append(errors["rollout_relative_l2"])
     one_step, rollout, per_step = torch.cat(one_step).double(), torch.cat(rollout).double(), torch.cat(per_step).double()
+    at_step = {}
+    if per_step.shape[1] >= REPORTED_STEP:  # a fixed horizon compares models that read different histories
+        at_step = {f"step_{REPORTED_STEP}_relative_l2": _mean_and_interval(per_step[:, REPORTED_STEP - 1])}
     return {
         "one_step_relative_l2": _mean_and_interval(one_step),
         "rollout_relative_l2": _mean_and_interval(rollout),
+        **at_step,
         "rollout_steps": frames - history,
         "rollout_relative_l2_per_step": [round(v, 6) for v in per_step.mean(0).tolist()],
         "metric": "relative L2 (zoo.eval.rollout.time_stepper_metrics); one-step: mean over every window of a "

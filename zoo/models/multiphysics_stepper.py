@@ -1,0 +1,82 @@
+"""A :class:`~zoo.models.multiphysics.MultiphysicsOperator` bound to one system's named fields: a time stepper.
+
+Fine-tuning, evaluation and rollouts (:func:`zoo.models.time_stepper.unroll`) step models that map
+``(B, history * C, H, W)`` to ``(B, C, H, W)``. The multi-physics operator reads ``(B, context, C,
+H, W)`` plus the names of the ``C`` fields, so fine-tuning it on one system fixes those names:
+:class:`MultiphysicsStepper` is the operator with its ``data_fields`` stored in its config (so a
+fine-tuned checkpoint loads and steps without being told its fields). Its weights are the
+operator's, under the same names, so pretrained weights load into it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from zoo.models.multiphysics import MultiphysicsOperator
+from zoo.models.registry import register_model
+from zoo.models.time_stepper import TimeStepper, unroll
+
+
+@register_model
+class MultiphysicsStepper(MultiphysicsOperator, TimeStepper):
+    """``(B, context * C, H, W)`` (frames oldest first, frame-major) -> ``(B, C, H, W)`` for the fields ``data_fields``.
+
+    Args:
+        data_fields: names of the ``C`` channels, in order; each must be in ``fields``.
+        The other arguments: those of :class:`MultiphysicsOperator`.
+    """
+
+    def __init__(
+        self,
+        data_fields: Sequence[str],
+        fields: Sequence[str],
+        field_mean: Sequence[float] | None = None,
+        field_std: Sequence[float] | None = None,
+        context: int = 4,
+        width: int = 96,
+        depth: int = 6,
+        modes: int | Sequence[int] = 12,
+        groups: int = 4,
+        mlp_ratio: float = 2.0,
+        activation: str = "gelu",
+        instance_norm: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(fields, field_mean, field_std, context, width, depth, modes, groups, mlp_ratio, activation,
+                         instance_norm, device=device, dtype=dtype)
+        self.data_fields = [str(name) for name in data_fields]
+        self.field_ids(self.data_fields)  # unknown or repeated names: a clear error now, not at the first step
+
+    @property
+    def history(self) -> int:
+        return self.context
+
+    @property
+    def channels(self) -> int:
+        return len(self.data_fields)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.context * self.channels:
+            raise ValueError(
+                f"{type(self).__name__} input must be (batch, context * channels = {self.context} * {self.channels}, H, W) "
+                f"for fields {self.data_fields}, got shape {tuple(x.shape)}"
+            )
+        return super().forward(x.unflatten(1, (self.context, self.channels)), self.data_fields)
+
+    def rollout(self, u: torch.Tensor, steps: int) -> torch.Tensor:
+        """``(B, context * C, H, W)`` -> ``(B, steps * C, H, W)``, the next ``steps`` frames."""
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        return unroll(self, u, steps, channels=self.channels)
+
+
+def as_stepper(model: MultiphysicsOperator, data_fields: Sequence[str]) -> MultiphysicsStepper:
+    """``model`` (weights shared by copy) as a time stepper of the fields ``data_fields``, all in its vocabulary."""
+    config = {key: value for key, value in model.config.items() if key != "data_fields"}
+    reference = model.encoder_weight
+    stepper = MultiphysicsStepper(list(data_fields), **config, device=reference.device, dtype=reference.dtype)
+    stepper.load_state_dict(model.state_dict())
+    return stepper.train(model.training)
