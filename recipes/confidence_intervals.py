@@ -34,7 +34,7 @@ from zoo.hub.cards import write_pretrained_cards
 from zoo.losses import relative_l2
 
 PRETRAINED = ROOT / "pretrained"
-METHOD = (f"{LEVEL:.0%} percentile bootstrap over test samples (trajectories), {RESAMPLES} resamples, seed {SEED} "
+METHOD = (f"{LEVEL:.0%} percentile bootstrap over the test samples (whole trajectories for time steppers), {RESAMPLES} resamples, seed {SEED} "
           "(zoo.eval.bootstrap.bootstrap_interval); recipes/confidence_intervals.py")
 CROSS = ROOT / "tests" / "data" / "ns2d_fno_generator" / "trajectories.safetensors"
 
