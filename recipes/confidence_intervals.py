@@ -36,7 +36,16 @@ from zoo.losses import relative_l2
 PRETRAINED = ROOT / "pretrained"
 METHOD = (f"{LEVEL:.0%} percentile bootstrap over the test samples (whole trajectories for time steppers), {RESAMPLES} resamples, seed {SEED} "
           "(zoo.eval.bootstrap.bootstrap_interval); recipes/confidence_intervals.py")
-CROSS = ROOT / "tests" / "data" / "ns2d_fno_generator" / "trajectories.safetensors"
+CROSS_DESCRIPTION = (
+    "{n} trajectories of an independent generator (a port of the FNO authors' float32 script: Crank-Nicolson "
+    "diffusion + explicit Euler advection, dt = 1e-4, 2/3 dealiasing, solved at 64x64; tests/data/ns2d_fno_generator), "
+    "the same protocol (t = 1..10 in, t = 11..50 predicted). The two generators differ even on the same initial "
+    "conditions: zoo's solver (float64, second order in time) re-solving that data's initial fields differs from it "
+    "by the 'solvers' row, the difference of the two time integrations (README there). The model's error on that data "
+    "is therefore at most its own error plus that difference (triangle inequality); on the same initial fields "
+    "re-solved by zoo it scores like its in-distribution figure. A higher number on the other generator's data is "
+    "that difference, not overfitting. Intervals: as above, over these trajectories."
+)
 
 
 class Mismatch(RuntimeError):
@@ -132,16 +141,7 @@ def cross_generator_section(kind: str, errors64: torch.Tensor) -> dict:
     result = cross_generator_errors(from_pretrained(PRETRAINED / f"{kind}-ns2d-nu1e-3"))
     n = result["on_generator"].numel()
     return {
-        "description": (
-            f"{n} trajectories of an independent generator (a port of the FNO authors' float32 script: Crank-Nicolson "
-            "diffusion + explicit Euler advection, dt = 1e-4, 2/3 dealiasing, solved at 64x64; tests/data/ns2d_fno_generator), "
-            "the same protocol (t = 1..10 in, t = 11..50 predicted). The two generators differ even on the same initial "
-            "conditions: zoo's solver (float64, second order in time) re-solving that data's initial fields differs from it "
-            "by the 'solvers' row, mostly the other generator's float32 first-order time stepping. The model's error on that "
-            "data therefore adds the generator difference to its own error (a triangle inequality bound); on the same "
-            "initial fields re-solved by zoo it scores like its in-distribution figure. A higher number on the other "
-            "generator's data is that difference, not overfitting. Intervals: as above, over these trajectories."
-        ),
+        "description": CROSS_DESCRIPTION.format(n=n),
         "results": [
             {"comparison": "solvers: the other generator's data against zoo's re-solve of its initial fields",
              "samples": n, "relative_l2": round(float(result["solver_difference"].mean()), 5), "interval": interval(result["solver_difference"])},
