@@ -33,3 +33,23 @@ def test_navier_stokes_recipe_records_its_named_forcing_and_refuses_unknown_ones
     assert recipe.description["parameters"]["forcing"] == "0.1 sin(8 pi y)"
     with pytest.raises(ValueError, match="unknown forcing 'shear'"):
         navier_stokes_recipe(viscosity=1e-3, resolution=16, steps=1, forcing="shear")
+
+
+def test_darcy_fno_grids_are_exact_subsamples_of_the_421_node_solve():
+    from zoo.data.equations import DARCY_FNO_GRIDS, DARCY_FNO_NODES, darcy_fno_recipe
+
+    for grid, stride in DARCY_FNO_GRIDS.items():
+        assert len(range(0, DARCY_FNO_NODES, stride)) == grid and (DARCY_FNO_NODES - 1) % stride == 0
+    description = darcy_fno_recipe().description
+    assert description["solver"]["resolution"] == DARCY_FNO_NODES and description["grid"]["shape"] == [421, 421]
+    assert description["parameters"] == {"forcing": 1.0, "coefficient_values": {"high": 12.0, "low": 3.0}}
+    assert set(description["grids"]) == {"85", "141", "211", "421"}
+
+
+def test_darcy_fno_train_and_test_draw_disjoint_samples():
+    from zoo.data.equations import DARCY_FNO_SPLITS
+    from zoo.data.generate import sample_seed
+
+    seeds = {name: {sample_seed(split["seed"], i) for i in range(split["samples"])} for name, split in DARCY_FNO_SPLITS.items()}
+    assert [len(s) for s in seeds.values()] == [1000, 200]
+    assert not seeds["train"] & seeds["test"]

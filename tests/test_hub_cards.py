@@ -195,3 +195,30 @@ def test_zoo_card_all_never_rewrites_an_installed_package(tmp_path, monkeypatch,
     assert main(["card", "--all"]) == 2
     assert "no checkpoint outside the installed package" in capsys.readouterr().err
     assert (directory / "README.md").read_text() == "as installed"
+
+
+def test_intervals_sources_and_cross_generator_are_rendered(tmp_path):
+    evaluation = json.loads(json.dumps(EVALUATION))
+    evaluation["resolutions"][0] |= {"intervals": {"relative_l2": [0.0117, 0.0125]}, "source": "held-out trajectories, zoo generator seed 1"}
+    evaluation["cross_generator"] = {"description": "Four trajectories of another solver.",
+                                     "results": [{"comparison": "model on the other data", "samples": 4, "relative_l2": 0.016, "interval": [0.013, 0.019]}]}
+    directory = zoo.save_pretrained(small_fno(), tmp_path / "fno-ci", metadata=METADATA, evaluation=evaluation)
+    text = section((directory / "README.md").read_text(), "Evaluation")
+    assert "| 16x16 | no (training grid) | 0.05 | 0.0121 [0.0117, 0.0125] | - | 0.0245 | 20 held-out trajectories, zoo generator seed 1 |" in text
+    assert "| 32x32 | yes | 0.07 | 0.0135 | - | - | - |" in text
+    assert "Four trajectories of another solver." in text and "| model on the other data | 4 | 0.016 [0.013, 0.019] |" in text
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda e: e["resolutions"][0].update(intervals={"relative_h2": [0.0, 1.0]}), "no such metric"),
+    (lambda e: e["resolutions"][0].update(intervals={"relative_l2": [0.02, 0.01]}), "is above high"),
+    (lambda e: e.update(cross_generator={"description": "x", "results": []}), "non-empty list"),
+])
+def test_malformed_intervals_are_refused(change, message):
+    from zoo.hub.errors import CheckpointError
+    from zoo.hub.schema import check_evaluation
+
+    evaluation = json.loads(json.dumps(EVALUATION))
+    change(evaluation)
+    with pytest.raises(CheckpointError, match=message):
+        check_evaluation(evaluation, "evaluation.json")

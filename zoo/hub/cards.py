@@ -174,6 +174,8 @@ def _evaluation(evaluation: dict[str, Any] | None, plots: Sequence[str]) -> str:
     if "test_data" in evaluation:
         blocks.append("Test data:\n\n" + _render(evaluation["test_data"]))
     blocks.append(_resolution_table(evaluation))
+    if "cross_generator" in evaluation:
+        blocks.append("Against an independent generator:\n\n" + _cross_generator_table(evaluation["cross_generator"]))
     if evaluation.get("rollout"):
         blocks.append("Error against rollout time:\n\n" + _rollout_table(evaluation["rollout"]))
     blocks.extend(f"![{_title(Path(plot).stem)}]({plot})" for plot in plots)
@@ -188,16 +190,34 @@ def _resolution_table(evaluation: dict[str, Any]) -> str:
     for _, entries in models:
         grids += [entry["grid"] for entry in entries if entry["grid"] not in grids]
     zero_shot = {grid_label(entry["grid"]): entry["zero_shot"] for entry in evaluation["resolutions"]}
+    sources = {grid_label(entry["grid"]): f"{entry.get('samples', '?')} {entry['source']}"
+               for entry in evaluation["resolutions"] if "source" in entry}
     header = ["Grid", "Zero-shot"] + [f"{metric}, {model}" for model, _ in models for metric in metrics]
+    header += ["Test set"] if sources else []
     rows = []
     for grid in grids:
         label = grid_label(grid)
         row = [label, {True: "yes", False: "no (training grid)"}.get(zero_shot.get(label), "")]
         for _, entries in models:
-            found = next((entry["metrics"] for entry in entries if entry["grid"] == grid), {})
-            row += [_number(found[metric]) if metric in found else "-" for metric in metrics]
+            found = next((entry for entry in entries if entry["grid"] == grid), {"metrics": {}})
+            row += [_with_interval(found["metrics"][metric], found.get("intervals", {}).get(metric)) if metric in found["metrics"] else "-"
+                    for metric in metrics]
+        row += [sources.get(label, "-")] if sources else []
         rows.append(row)
-    return _table(header, rows)
+    table = _table(header, rows)
+    if any("intervals" in entry for _, entries in models for entry in entries):
+        table += "\n\nIn brackets: the 95% confidence interval of the mean over the test set (see test data above)."
+    return table
+
+
+def _cross_generator_table(section: dict[str, Any]) -> str:
+    rows = [[result["comparison"], str(result["samples"]), _with_interval(result["relative_l2"], result.get("interval"))]
+            for result in section["results"]]
+    return section["description"] + "\n\n" + _table(["Comparison", "Trajectories", "relative_l2"], rows)
+
+
+def _with_interval(value: float, interval: list[float] | None) -> str:
+    return _number(value) if interval is None else f"{_number(value)} [{_number(interval[0])}, {_number(interval[1])}]"
 
 
 def _rollout_table(curves: list[dict[str, Any]]) -> str:

@@ -18,7 +18,9 @@ are free-form (rendered key by key on the card); recommended keys are listed wit
     {
       "test_data": {"description": "...", "samples": 200, "seed": 1},
       "resolutions": [                        # at least the training grid (zero_shot false)
-        {"grid": [64, 64], "zero_shot": false, "samples": 200, "metrics": {"relative_l2": 0.0121}},
+        {"grid": [64, 64], "zero_shot": false, "samples": 200, "metrics": {"relative_l2": 0.0121},
+         "intervals": {"relative_l2": [0.0117, 0.0125]},   # optional: 95% CI per metric (zoo.eval.bootstrap)
+         "source": "held-out trajectories, zoo generator seed 1"},   # optional: what the samples are
         {"grid": [256, 256], "zero_shot": true, "samples": 50, "metrics": {"relative_l2": 0.0135}}
       ],
       "rollout": [                            # optional: error vs time, one curve per grid
@@ -28,6 +30,11 @@ are free-form (rendered key by key on the card); recommended keys are listed wit
       "baselines": [                          # optional: other models on the same test data
         {"name": "U-Net", "resolutions": [same form as above]}
       ],
+      "cross_generator": {                    # optional: the model on data from an independent generator
+        "description": "...",
+        "results": [{"comparison": "model on the other generator's data", "samples": 4,
+                     "relative_l2": 0.016, "interval": [0.013, 0.019]}]
+      },
       "speed": [                              # optional: same trajectories, same machine
         {"grid": [64, 64], "samples": 200, "model_seconds": 0.4, "solver_seconds": 95.0,
          "device": "CPU, 2 cores", "solver": "pseudo-spectral, Crank-Nicolson, dt=1e-4"}
@@ -157,7 +164,7 @@ def check_metadata(metadata: Any, source: str) -> dict[str, Any]:
 
 def check_evaluation(evaluation: Any, source: str) -> dict[str, Any]:
     """Validate a parsed ``evaluation.json`` (schema in this module's docstring)."""
-    known = {"test_data", "resolutions", "rollout", "baselines", "speed"}
+    known = {"test_data", "resolutions", "rollout", "baselines", "cross_generator", "speed"}
     if not isinstance(evaluation, dict):
         raise CheckpointError(f"{source}: expected a JSON object")
     unknown = sorted(set(evaluation) - known)
@@ -179,6 +186,8 @@ def check_evaluation(evaluation: Any, source: str) -> dict[str, Any]:
     for i, baseline in enumerate(evaluation.get("baselines", [])):
         _keys(baseline, {"name", "resolutions"}, f"{source}: baselines[{i}]")
         _resolutions(baseline["resolutions"], f"{source}: baselines[{i}].resolutions", need_training_grid=False)
+    if "cross_generator" in evaluation:
+        _cross_generator(evaluation["cross_generator"], f"{source}: cross_generator")
     for i, timing in enumerate(evaluation.get("speed", [])):
         where = f"{source}: speed[{i}]"
         _keys(timing, {"grid", "model_seconds", "solver_seconds", "device", "solver"}, where)
@@ -212,8 +221,33 @@ def _resolutions(entries: Any, where: str, need_training_grid: bool) -> None:
             raise CheckpointError(f"{where}[{i}].metrics: must map metric names to values")
         for metric, value in entry["metrics"].items():
             _number(value, f"{where}[{i}].metrics.{metric}")
+        for metric, interval in entry.get("intervals", {}).items():
+            if metric not in entry["metrics"]:
+                raise CheckpointError(f"{where}[{i}].intervals.{metric}: no such metric in metrics")
+            _interval(interval, f"{where}[{i}].intervals.{metric}")
+        if not isinstance(entry.get("source", ""), str):
+            raise CheckpointError(f"{where}[{i}].source: must be a string naming the test data")
     if need_training_grid and sum(not entry["zero_shot"] for entry in entries) != 1:
         raise CheckpointError(f"{where}: exactly one entry must be at the training grid (zero_shot: false)")
+
+
+def _cross_generator(section: Any, where: str) -> None:
+    _keys(section, {"description", "results"}, where)
+    if not (isinstance(section["results"], list) and section["results"]):
+        raise CheckpointError(f"{where}.results: must be a non-empty list of {{comparison, samples, relative_l2}} entries")
+    for i, result in enumerate(section["results"]):
+        _keys(result, {"comparison", "samples", "relative_l2"}, f"{where}.results[{i}]")
+        _number(result["relative_l2"], f"{where}.results[{i}].relative_l2")
+        if "interval" in result:
+            _interval(result["interval"], f"{where}.results[{i}].interval")
+
+
+def _interval(interval: Any, where: str) -> None:
+    if not (isinstance(interval, list) and len(interval) == 2):
+        raise CheckpointError(f"{where}: must be [low, high], got {interval!r}")
+    low, high = (_number(value, where) for value in interval)
+    if low > high:
+        raise CheckpointError(f"{where}: low {low} is above high {high}")
 
 
 def _keys(entry: Any, required: set[str], where: str) -> None:
