@@ -44,7 +44,7 @@ def test_stepper_view_is_the_operator_called_with_names():
     torch.testing.assert_close(stepper(x.flatten(1, 2)), operator(x, ["scalar", "vorticity"]))
     with pytest.raises(ValueError, match="unknown field 'height'"):
         as_stepper(operator, ["height"])
-    with pytest.raises(ValueError, match="context \\* channels"):
+    with pytest.raises(ValueError, match="has 3 channels, expected 4"):
         stepper(torch.randn(1, 3, 12, 12))
 
 

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset, TensorDataset
 from train_problems import cole_hopf_trajectories, heat_fields, heat_pairs, one_thread
 from zoo.hub import from_pretrained
 from zoo.hub.schema import read_config
+from zoo.hub.weights import file_sha256
 from zoo.models import FNO
 from zoo.train.batching import BatchPlan
 from zoo.train.checkpoint import latest_checkpoint
@@ -362,7 +363,9 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best_weights(tmp_path
     trainer = Trainer(model, data, config(tmp_path, **settings), objective=objective, eval_data=held_out)
     trainer.fit()
     assert trainer.step == 8 and len(objective.seen) == 5
-    assert trainer.early_stopping == {"best": pytest.approx(0.3), "best_step": 4, "since": 2, "stopped": True}
+    stopping = dict(trainer.early_stopping)
+    assert stopping.pop("best_sha256") == file_sha256(tmp_path / "best" / "training_weights.safetensors")
+    assert stopping == {"best": pytest.approx(0.3), "best_step": 4, "since": 2, "stopped": True}
     assert not torch.equal(objective.seen[2]["lifting.weight"], objective.seen[4]["lifting.weight"])
     assert_same_weights(model, objective.seen[2])
     assert_same_weights(from_pretrained(tmp_path / "model"), objective.seen[2])

@@ -40,7 +40,7 @@ from torch import nn
 
 from zoo.layers.activations import ACTIVATIONS
 from zoo.layers.mixers import make_mixer
-from zoo.layers.validation import check_finite
+from zoo.layers.validation import check_model_input, parameter_dtype
 from zoo.models.fourier_transformer import FourierMixerBlock
 from zoo.models.registry import register_model
 
@@ -218,8 +218,8 @@ class MultiphysicsOperator(nn.Module):
             raise ValueError(
                 f"{name} has {x.shape[1]} context frames, the model reads {self.context} (shape {tuple(x.shape)})"
             )
-        if not torch.compiler.is_compiling():
-            check_finite(x, name=name)
+        # The input policy of zoo.layers.validation (dtype, empty batch or grid, NaN/Inf) on (B, T * C, H, W).
+        check_model_input(x.flatten(1, 2), channels=None, ndim=2, dtype=parameter_dtype(self), name=name)
 
 
 def with_fields(

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
+from zoo.layers.validation import check_model_input, parameter_dtype
 from zoo.models.multiphysics import MultiphysicsOperator
 from zoo.models.registry import register_model
 from zoo.models.time_stepper import TimeStepper, unroll
@@ -59,11 +60,8 @@ class MultiphysicsStepper(MultiphysicsOperator, TimeStepper):
         return len(self.data_fields)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.context * self.channels:
-            raise ValueError(
-                f"{type(self).__name__} input must be (batch, context * channels = {self.context} * {self.channels}, H, W) "
-                f"for fields {self.data_fields}, got shape {tuple(x.shape)}"
-            )
+        # (batch, context * channels, H, W) for the fields data_fields, under zoo's one input policy.
+        check_model_input(x, channels=self.context * self.channels, ndim=2, dtype=parameter_dtype(self), name=f"{type(self).__name__} input")
         return super().forward(x.unflatten(1, (self.context, self.channels)), self.data_fields)
 
     def rollout(self, u: torch.Tensor, steps: int) -> torch.Tensor:

@@ -294,7 +294,7 @@ class Trainer:
         best = self.out_dir / "best" / "training_weights.safetensors"
         if self.config.early_stopping_patience and self.early_stopping["best_step"] and best.exists():
             current = {k: v.clone() for k, v in self.model.state_dict().items()}
-            load_weights_into(self.model, best)
+            load_weights_into(self.model, best, self.early_stopping.get("best_sha256"), record="trainer_state.json")
             self._best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
             self.model.load_state_dict(current)
         if self.log is not None:
@@ -377,10 +377,12 @@ class Trainer:
             state.update(best=metrics.get(name, math.nan), best_step=self.step, since=0)
             self._best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             if self.out_dir and self.context.is_main:
+                digest: list[str] = []
                 atomic_directory(
                     self.out_dir / "best",
-                    lambda directory: save_weights(self._best_state, directory / "training_weights.safetensors"),
+                    lambda directory: digest.append(save_weights(self._best_state, directory / "training_weights.safetensors")),
                 )
+                state["best_sha256"] = digest[0]  # checked when a resumed run reloads them
         else:
             state["since"] += 1
             state["stopped"] = state["since"] >= self.config.early_stopping_patience
