@@ -21,6 +21,7 @@ from pathlib import Path
 
 import safetensors
 import safetensors.torch
+from safetensors.torch import load as tensors_from_bytes  # safetensors only: never a pickle
 import torch
 
 from zoo.hub.errors import CheckpointError
@@ -198,7 +199,7 @@ def load_weights_into(
     check_header_matches(expected_state, path, type(model).__name__)
     data = read_verified(path, sha256, trust_unverified=trust_unverified, record=record)
     try:
-        tensors = safetensors.torch.load(data)
+        tensors = tensors_from_bytes(data)
     except safetensors.SafetensorError as error:
         raise CheckpointError(f"{path}: corrupted ({error})") from None
     tensors.update({alias: tensors[name] for alias, name in tied_names(expected_state).items()})
