@@ -11,6 +11,7 @@ operator's, under the same names, so pretrained weights load into it unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -26,28 +27,12 @@ class MultiphysicsStepper(MultiphysicsOperator, TimeStepper):
 
     Args:
         data_fields: names of the ``C`` channels, in order; each must be in ``fields``.
-        The other arguments: those of :class:`MultiphysicsOperator`.
+        operator_args: the arguments of :class:`MultiphysicsOperator` (``fields`` and the sizes),
+            by keyword.
     """
 
-    def __init__(
-        self,
-        data_fields: Sequence[str],
-        fields: Sequence[str],
-        field_mean: Sequence[float] | None = None,
-        field_std: Sequence[float] | None = None,
-        context: int = 4,
-        width: int = 96,
-        depth: int = 6,
-        modes: int | Sequence[int] = 12,
-        groups: int = 4,
-        mlp_ratio: float = 2.0,
-        activation: str = "gelu",
-        instance_norm: bool = True,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__(fields, field_mean, field_std, context, width, depth, modes, groups, mlp_ratio, activation,
-                         instance_norm, device=device, dtype=dtype)
+    def __init__(self, data_fields: Sequence[str], **operator_args: Any) -> None:
+        super().__init__(**operator_args)
         self.data_fields = [str(name) for name in data_fields]
         self.field_ids(self.data_fields)  # unknown or repeated names: a clear error now, not at the first step
 

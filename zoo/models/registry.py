@@ -27,7 +27,7 @@ def register_model(cls: ModelT) -> ModelT:
     name = cls.__name__
     if name in _ARCHITECTURES and _ARCHITECTURES[name] is not cls:
         raise ValueError(f"an architecture named {name!r} is already registered")
-    signature = inspect.signature(cls.__init__)
+    signature = constructor_signature(cls)
     init = cls.__init__
 
     @functools.wraps(init)
@@ -42,6 +42,28 @@ def register_model(cls: ModelT) -> ModelT:
     cls.__init__ = __init__
     _ARCHITECTURES[name] = cls
     return cls
+
+
+def constructor_signature(cls: type) -> inspect.Signature:
+    """The arguments ``cls(...)`` takes, as its config records them.
+
+    A constructor ending in ``**kwargs`` that it forwards to its first base class (a subclass that
+    adds arguments, e.g. :class:`~zoo.models.multiphysics_stepper.MultiphysicsStepper`) takes the
+    base's arguments too: they become keyword-only parameters of the returned signature, so the
+    subclass need not repeat them and its config still names every one.
+    """
+    signature = inspect.signature(cls.__init__)
+    parameters = list(signature.parameters.values())
+    if not parameters or parameters[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+        return signature
+    own = parameters[:-1]
+    names = {p.name for p in own}
+    inherited = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in list(constructor_signature(cls.__bases__[0]).parameters.values())[1:]
+        if p.name not in names and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    return signature.replace(parameters=own + inherited)
 
 
 def _json_config(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +134,7 @@ def create_model(name: str, **config: Any) -> nn.Module:
     """Build the architecture ``name`` from its config (its constructor's keyword arguments),
     after checking its sizes against :data:`SIZE_LIMITS`."""
     cls = get_model_class(name)
-    parameters = inspect.signature(cls.__init__).parameters
+    parameters = constructor_signature(cls).parameters
     unknown = sorted(set(config) - set(parameters) - {"self"})
     if unknown:
         raise TypeError(f"unknown config keys for {name}: {', '.join(unknown)}")
