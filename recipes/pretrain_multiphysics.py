@@ -242,6 +242,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     val_systems = load_corpus(args, "val", args.resolution) if any((args.corpus / s / "val" / "dataset.json").is_file() for s in windows.names) else []
     val_systems = [s for s in val_systems if s.name in windows.names]
     step, seconds = info["step"], info.get("seconds", 0.0)
+    schedule = info.setdefault("schedule", [])  # each change of --total-steps on resume, for the card
+    if not schedule or schedule[-1]["total_steps"] != args.total_steps:
+        schedule.append({"from_step": step, "total_steps": args.total_steps})
     max_steps = args.max_steps or args.total_steps
     metrics_path = args.state / "metrics.jsonl"
     _truncate_metrics(metrics_path, step)
@@ -295,6 +298,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     keep = ("resolution", "batch_size", "lr", "weight_decay", "warmup_steps", "total_steps", "noise", "pushforward", "seed", "device", "bf16")
     return {k: getattr(args, k) for k in keep}
+
+
+def _schedule_text(schedule: list[dict[str, int]], warmup_steps: int) -> str:
+    """The cosine schedule's horizon(s): a resume with another ``--total-steps`` changes it from that step on."""
+    horizons = ", then ".join(f"{h['total_steps']} steps from step {h['from_step']}" for h in schedule)
+    return f"cosine over {horizons}; {warmup_steps} warm-up"
 
 
 def _append_metric(path: Path, record: dict[str, Any]) -> None:
@@ -422,7 +431,7 @@ def publish(args: argparse.Namespace) -> dict[str, Any]:
         "normalisation": "per-field mean/std in config.json (pooled over the corpus' train splits), then per-sample "
                          "reversible normalisation over the context window; both undone on output",
         "training": {"steps": info["step"], "batch_size": settings["batch_size"], "optimizer": f"AdamW(weight_decay={settings['weight_decay']})",
-                     "lr": settings["lr"], "schedule": f"cosine over {settings['total_steps']} steps, {settings['warmup_steps']} warm-up",
+                     "lr": settings["lr"], "schedule": _schedule_text(info.get("schedule") or [{"from_step": 0, "total_steps": settings["total_steps"]}], settings["warmup_steps"]),
                      "noise_injection": settings["noise"], "pushforward_probability": settings["pushforward"],
                      "grid": f"{training_grid}x{training_grid} (spectral truncation of {stored_grid}x{stored_grid})", "device": settings["device"],
                      "compute": f"{info['seconds'] / 3600:.2f} hours of training wall time on {settings['device']} (1 thread on a shared 2-core CPU)" if settings["device"] == "cpu" else f"{info['seconds'] / 3600:.2f} hours on {settings['device']}",
