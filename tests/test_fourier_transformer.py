@@ -121,7 +121,7 @@ def trigonometric_interpolant(u, grid):
     return out
 
 
-@pytest.mark.parametrize("fine", [(32, 32), (24, 40)])
+@pytest.mark.parametrize("fine", [(32, 32), (21, 30)])
 def test_embed_grid_gives_the_same_function_on_every_grid(fine):
     # A band-limited input sampled on the embedding grid and on a finer one (divisible by the
     # patch size or not): with embed_grid the fine output is the coarse output's trigonometric
