@@ -36,6 +36,7 @@ from zoo.eval import kinetic_energy_spectrum, plot_curves, plot_fields
 from zoo.eval.bootstrap import bootstrap_interval
 from zoo.eval.rollout import rollout_metrics, rollout_predictions
 from zoo.hub import from_pretrained
+from zoo.hub.cards import write_pretrained_cards
 from zoo.hub.schema import read_config, read_evaluation
 from zoo.models import create_model, spectral_resample
 
@@ -165,6 +166,7 @@ def main() -> None:
         "grids themselves, and the weights are those of that training, unchanged.",
     ]
     publish(NAME, models["this model"], metadata=metadata, evaluation=evaluation)
+    list(write_pretrained_cards({NAME: DIRECTORY}))  # and its copy in model_cards/
     print(f"published pretrained/{NAME}")
 
 
