@@ -151,7 +151,32 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=1))
         low, high = results[key]["interval"]
-        print(f"{key:34s} {results[key]['mean']:.5f} [{low:.5f}, {high:.5f}] ({time.time() - start:.0f} s)", flush=True)
+        print(f"{key:34s} {results[key]['mean']:.5f} [{low:.5f}, {high:.5f}] first step {results[key]['per_step'][0]:.5f} "
+              f"({time.time() - start:.0f} s)", flush=True)
+    statistics = normalisation_statistics(sets)
+    print(json.dumps(statistics, indent=1))
+    results["normalisation_statistics"] = statistics
+    out.write_text(json.dumps(results, indent=1))
+
+
+@torch.no_grad()
+def normalisation_statistics(sets: dict[int, torch.Tensor]) -> dict:
+    """What the normalisations see at each grid on the same inputs (t = 1..10): the std of the
+    field after the model's field_mean/field_std, the per-token std the first LayerNorm divides by,
+    and how far the embedded token field at 128x128 (truncated to the 64x64 run's token grid) is
+    from the one at 64x64 (relative L2)."""
+    model = as_trained()
+    backbone, stats, tokens = model.backbone, {}, {}
+    patch = dict(zip(("p0", "p1"), backbone.patch_size))
+    for n, w in sets.items():
+        z = (w[:, :HISTORY] - model.field_mean.view(1, -1, 1, 1)) / model.field_std.view(1, -1, 1, 1)
+        grid = grid_coordinates(tuple(z.shape[2:]), dtype=z.dtype)
+        lifted = torch.cat([z, grid.expand(z.shape[0], *grid.shape)], dim=1)
+        tokens[n] = backbone.patch_embed(rearrange(lifted, "b c (g0 p0) (g1 p1) -> b g0 g1 (p0 p1 c)", **patch))
+        stats[f"{n}x{n}"] = {"normalised_input_std": float(z.std()), "token_std": float(tokens[n].std(-1).mean())}
+    fine_on_coarse = on_grid(tokens[128], tuple(tokens[64].shape[1:3]))
+    stats["token_field_difference"] = float(torch.linalg.vector_norm(fine_on_coarse - tokens[64]) / torch.linalg.vector_norm(tokens[64]))
+    return stats
 
 
 if __name__ == "__main__":
