@@ -47,6 +47,8 @@ SMALL = {
 }
 VARIANTS = [(name, {}) for name in SMALL] + [
     ("FourierTransformer", {"mixer": "fno", "mixer_kwargs": {"modes": 3}}),
+    # Patches embedded on a fixed grid: the resampling to it and back compiles as DFT GEMMs too.
+    ("FourierTransformer", {"mixer": "fno", "mixer_kwargs": {"modes": 3}, "embed_grid": [16, 16]}),
     # Not yet: these two mixers still transform with complex FFTs, which inductor runs as eager
     # kernels (correct, with its "no code generation for complex operators" warning).
     pytest.param("FourierTransformer", {"mixer": "global_filter", "mixer_kwargs": {}}, marks=pytest.mark.xfail(strict=True, reason="complex FFTs in the graph")),
@@ -109,7 +111,7 @@ def outputs_and_gradients(model, x):
     return [out, *torch.autograd.grad(out.square().sum(), [x, *parameters])]
 
 
-@pytest.mark.parametrize(("name", "overrides"), VARIANTS, ids=lambda v: v if isinstance(v, str) else v.get("mixer", "default"))
+@pytest.mark.parametrize(("name", "overrides"), VARIANTS, ids=lambda v: v if isinstance(v, str) else v.get("mixer", "default") + ("-embed_grid" if "embed_grid" in v else ""))
 def test_model_compiles_whole_without_warnings_or_complex_tensors(name, overrides):
     model, x = build(name, overrides, torch.float64)
     recorder = GraphRecorder()
@@ -127,7 +129,7 @@ def test_model_compiles_whole_without_warnings_or_complex_tensors(name, override
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "overrides"), VARIANTS, ids=lambda v: v if isinstance(v, str) else v.get("mixer", "default"))
+@pytest.mark.parametrize(("name", "overrides"), VARIANTS, ids=lambda v: v if isinstance(v, str) else v.get("mixer", "default") + ("-embed_grid" if "embed_grid" in v else ""))
 def test_model_compiled_by_inductor_matches_eager_in_float32(name, overrides):
     model, x = build(name, overrides, torch.float32)
     torch._dynamo.reset()

@@ -1,4 +1,7 @@
-"""FourierTransformer: fields to fields at any grid divisible by the patch size."""
+"""FourierTransformer: fields to fields at any grid divisible by the patch size, or at any grid with
+``embed_grid``, where the output is the same function on every grid."""
+
+import math
 
 import json
 
@@ -87,6 +90,67 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(run, (x, *params.values()), fast_mode=True)
 
 
+def band_limited_field(shape, grid, max_mode=3, seed=0):
+    """``(B, C, H, W)`` samples at ``x_i = i / H``, ``y_j = j / W`` of a random trigonometric polynomial
+    with modes ``|k_x|, |k_y| <= max_mode``, evaluated term by term (no FFT)."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.arange(grid[0], dtype=torch.float64)[:, None] / grid[0]
+    y = torch.arange(grid[1], dtype=torch.float64)[None, :] / grid[1]
+    field = torch.zeros(*shape, *grid, dtype=torch.float64)
+    for kx in range(-max_mode, max_mode + 1):
+        for ky in range(0, max_mode + 1):
+            a, b = torch.randn(2, *shape, 1, 1, generator=generator, dtype=torch.float64)
+            phase = 2 * math.pi * (kx * x + ky * y)
+            field += a * torch.cos(phase) + b * torch.sin(phase)
+    return field
+
+
+def trigonometric_interpolant(u, grid):
+    """The trigonometric interpolant of ``u`` ``(..., h, w)`` (modes ``|k| < h / 2``, ``|k| < w / 2``)
+    evaluated at the points of ``grid`` by direct sums over the modes (a reference for spectral_resample)."""
+    h, w = u.shape[-2:]
+    out = torch.zeros(*u.shape[:-2], *grid, dtype=torch.float64)
+    xs, ys = (torch.arange(n, dtype=torch.float64) / n for n in grid)
+    for kx in range(-((h - 1) // 2), (h - 1) // 2 + 1):
+        for ky in range(-((w - 1) // 2), (w - 1) // 2 + 1):
+            i, j = torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64)
+            basis_in = torch.exp(-2j * math.pi * (kx * i[:, None] / h + ky * j[None, :] / w))
+            coefficient = (u * basis_in).sum(dim=(-2, -1)) / (h * w)
+            basis_out = torch.exp(2j * math.pi * (kx * xs[:, None] + ky * ys[None, :]))
+            out += (coefficient[..., None, None] * basis_out).real
+    return out
+
+
+@pytest.mark.parametrize("fine", [(32, 32), (21, 30)])
+def test_embed_grid_gives_the_same_function_on_every_grid(fine):
+    # A band-limited input sampled on the embedding grid and on a finer one (divisible by the
+    # patch size or not): with embed_grid the fine output is the coarse output's trigonometric
+    # interpolant, to round-off.
+    model = small("fno", embed_grid=(16, 16)).double().eval()
+    with torch.no_grad():
+        coarse = model(band_limited_field((1, 3), (16, 16)))
+        finer = model(band_limited_field((1, 3), fine))
+    torch.testing.assert_close(finer, trigonometric_interpolant(coarse, fine), rtol=0, atol=1e-9)
+
+
+def test_patches_of_grid_points_are_not_resolution_consistent():
+    # The cause embed_grid removes: the same weights embedding the fine grid's own 2x2 patches
+    # (half the physical size) give a different function, far beyond round-off.
+    model = small("fno").double().eval()
+    with torch.no_grad():
+        coarse = model(band_limited_field((1, 3), (16, 16)))
+        finer = model(band_limited_field((1, 3), (32, 32)))
+    difference = torch.linalg.vector_norm(finer - trigonometric_interpolant(coarse, (32, 32)))
+    assert difference > 0.05 * torch.linalg.vector_norm(finer)
+
+
+def test_embed_grid_changes_nothing_on_the_embedding_grid():
+    plain, embedded = small("fno"), small("fno", embed_grid=(8, 12))
+    embedded.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 8, 12)
+    torch.testing.assert_close(embedded(x), plain(x), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     "x, error, match",
     [
@@ -109,6 +173,8 @@ def test_bad_inputs_raise_clear_errors(x, error, match):
         ({"mixer": "attention"}, "unknown mixer"),
         ({"activation": "swish"}, "unknown activation"),
         ({"mixer": "global_filter"}, "filter_size"),
+        ({"patch_size": (4, 4), "embed_grid": (16, 18)}, "embed_grid"),
+        ({"patch_size": (4,), "embed_grid": (16,)}, "embed_grid"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(options, match):

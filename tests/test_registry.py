@@ -21,7 +21,8 @@ def stepper():
 # The smallest sensible config of each architecture (the defaults of the rest), and its input channels.
 SMALL = {
     "FNO": (fno(3, 2)["config"], 3),
-    "FourierTransformer": ({"in_channels": 3, "out_channels": 2, "embed_dim": 16, "depth": 1, "mixer_kwargs": {"num_blocks": 2}}, 3),
+    # Patches embedded on a fixed grid (the published NS hybrid's option): any grid resamples to it.
+    "FourierTransformer": ({"in_channels": 3, "out_channels": 2, "embed_dim": 16, "depth": 1, "mixer_kwargs": {"num_blocks": 2}, "embed_grid": [GRID, GRID]}, 3),
     "UNet2d": ({"in_channels": 3, "out_channels": 2, "width": 8, "depth": 2}, 3),
     "FieldOperator": ({"backbone": fno(3, 2), "input_mean": [0.5] * 3, "output_std": [2.0] * 2}, 3),
     "ResidualWidth": ({"backbone": fno(3, 2), "output_mean": [-1.0] * 2}, 3),

@@ -5,6 +5,14 @@ MLP), patch recovery, as in AFNO's and FourCastNet's backbones. The mixer works 
 channels last, ``(B, *grid, D)``, so no sequence flattening is needed and any grid divisible by
 the patch size works. There is no learned position embedding (it would fix the grid size);
 position enters, when wanted, through grid coordinates appended to the input channels.
+
+A patch of grid points covers a physical area that shrinks as the grid refines, so a model whose
+patches are embedded on the input grid's own points sees different tokens on every grid (the
+published NS hybrid lost 3-4x in accuracy from 64x64 to 128x128 zero-shot, BENCHMARKS.md). With
+``embed_grid`` the patches are embedded and recovered on one fixed grid, reached from any input
+grid by Fourier interpolation, so a token covers the same part of the domain at every resolution:
+every other layer (Fourier mixer with modes fixed in physical wavenumber, LayerNorm and MLP on
+each token) is already resolution consistent.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from zoo.layers.activations import ACTIVATIONS
 from zoo.layers.mixers import make_mixer
 from zoo.layers.validation import check_model_input
 from zoo.models.fno import grid_coordinates
+from zoo.models.multiscale import spectral_resample
 from zoo.models.registry import register_model
 
 # einops patterns between a field (B, C, *spatial) and its patch grid (B, *grid, patch values).
@@ -67,9 +76,19 @@ class FourierTransformer(nn.Module):
         grid_features: append the coordinates ``i / n`` of each axis as input channels (gives the
             model position, e.g. for a spatially varying forcing; without it every mixer but AFNO
             and FNet makes the model equivariant to shifts by whole patches).
+        embed_grid: points per axis of the grid on which patches are embedded and recovered (2D
+            only; each entry divisible by the patch size), e.g. the training grid. An input on
+            another grid is brought to it by Fourier interpolation of the periodic field
+            (:func:`~zoo.models.spectral_resample`: truncation when coarser, zero-padding when
+            finer) and the output is brought back the same way, so each token covers
+            ``patch_size / embed_grid`` of each axis on every grid and the output on any grid
+            is the same band-limited function (the modes ``|k| < embed_grid / 2``; a residual
+            time stepper around it carries the finer modes of its input forward). ``None``:
+            patches of the input grid's own points, which cover less area as the grid refines
+            (not resolution invariant; inputs must be divisible by the patch size).
 
     Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)`` for any ``spatial``
-    divisible by ``patch_size``.
+    (with ``embed_grid=None``: divisible by ``patch_size``).
     """
 
     def __init__(
@@ -85,6 +104,7 @@ class FourierTransformer(nn.Module):
         mlp_ratio: float = 4.0,
         activation: str = "gelu",
         grid_features: bool = True,
+        embed_grid: Sequence[int] | None = None,
         device=None,
         dtype=None,
     ) -> None:
@@ -97,6 +117,15 @@ class FourierTransformer(nn.Module):
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.grid_features = grid_features
+        self.embed_grid = None if embed_grid is None else tuple(int(n) for n in embed_grid)
+        if self.embed_grid is not None and (
+            len(self.embed_grid) != 2 or self.ndim != 2
+            or any(n < p or n % p for n, p in zip(self.embed_grid, self.patch_size))
+        ):
+            raise ValueError(
+                f"embed_grid {tuple(embed_grid)} must hold 2 entries, each a positive multiple of the 2D "
+                f"patch size {self.patch_size}, e.g. the training grid; or pass None"
+            )
         factory = {"device": device, "dtype": dtype}
         patch_points = math.prod(self.patch_size)
         lifted = in_channels + (self.ndim if grid_features else 0)
@@ -124,10 +153,18 @@ class FourierTransformer(nn.Module):
         name = f"{type(self).__name__} input"
         check_model_input(x, channels=self.in_channels, ndim=self.ndim, dtype=self.patch_embed.weight.dtype, name=name)
         spatial = tuple(x.shape[2:])
+        if self.embed_grid is not None:
+            return spectral_resample(self.forward_patches(spectral_resample(x, self.embed_grid)), spatial)
         if any(n % p for n, p in zip(spatial, self.patch_size)):
             raise ValueError(
-                f"{name} grid {spatial} is not divisible by the patch size {self.patch_size}"
+                f"{name} grid {spatial} is not divisible by the patch size {self.patch_size}; "
+                "pass embed_grid (e.g. the training grid) to take any grid"
             )
+        return self.forward_patches(x)
+
+    def forward_patches(self, x: torch.Tensor) -> torch.Tensor:
+        """Patches of ``x`` ``(B, in_channels, *spatial)`` -> blocks -> ``(B, out_channels, *spatial)``."""
+        spatial = tuple(x.shape[2:])
         if self.grid_features:
             grid = grid_coordinates(spatial, device=x.device, dtype=x.dtype)
             x = torch.cat([x, grid.expand(x.shape[0], *grid.shape)], dim=1)
