@@ -139,6 +139,8 @@ def run_arm(system: System, arm: str, n: int, seed: int, args: argparse.Namespac
     run = directory / ("scratch" if scratch else "finetuned")
     if (run / "metrics.json").exists():
         return json.loads((run / "metrics.json").read_text())
+    if args.report_only:
+        return None
     data = write_arrays(system, n, seed, args.out)
     source = args.ns_source if arm.endswith("fno") else args.source
     return finetune_on_arrays(
@@ -160,6 +162,8 @@ def zero_shot(system: System, args: argparse.Namespace) -> dict[str, Any] | None
     path = args.out / system.name / "zero_shot" / "metrics.json"
     if path.exists():
         return json.loads(path.read_text())
+    if args.report_only:
+        return None
     stepper = as_stepper(model, system.test.channels).eval()
     metrics = {"test": {"trajectories": system.test.num_samples, **trajectory_errors(stepper, system.test, stepper.history, stepper.channels)},
                "reported_step": REPORTED_STEP}
@@ -277,17 +281,57 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         done: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for n, arm, seed in tqdm(grid, desc=system.name, disable=not args.progress):
             metrics = run_arm(system, arm, n, seed, args)
+            if metrics is None:  # --report-only: not run yet
+                continue
             done.setdefault((arm, n), []).append(metrics)
-            entry["arms"] = {a: {str(k): summarise(v) for (a2, k), v in done.items() if a2 == a} for a in args.arms if a != "zero_shot"}
-            entry["sample_efficiency"] = {metric: efficiency(entry["arms"], metric, args.reference) for metric in METRICS}
+            tabulate(entry, done, args)
             write_results(results, args.results)
+        tabulate(entry, done, args)
+        write_results(results, args.results)
     return results
+
+
+def tabulate(entry: dict[str, Any], done: dict[tuple[str, int], list[dict[str, Any]]], args: argparse.Namespace) -> None:
+    """``entry``'s per-arm summaries over seeds and its sample-efficiency factors, from the finished runs ``done``."""
+    entry["arms"] = {a: {str(k): summarise(v) for (a2, k), v in done.items() if a2 == a} for a in args.arms if a != "zero_shot"}
+    entry["sample_efficiency"] = {metric: efficiency(entry["arms"], metric, args.reference) for metric in METRICS}
 
 
 def write_results(results: dict[str, Any], prefix: Path) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(prefix.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
+    atomic_write_text(prefix.with_suffix(".md"), markdown(results))
     plot(results, prefix.with_suffix(".png"))
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """One table per system: each arm's test errors per N (mean over seeds, +- std when several; seeds in brackets)."""
+    def cell(summary: dict[str, Any] | None, metric: str) -> str:
+        if not summary or metric not in summary:
+            return "-"
+        value = summary[metric]
+        spread = f" +- {value['std_over_seeds']:.3f}" if value.get("std_over_seeds") is not None else ""
+        return f"{value['mean']:.3f}{spread} ({summary['seeds']})"
+
+    lines = []
+    for name, entry in results["systems"].items():
+        sizes = sorted({int(n) for table in entry["arms"].values() for n in table})
+        if not sizes:
+            continue
+        lines += [f"### {name}", "", f"{entry['test_trajectories']} test trajectories; grid {entry['grid']}; fields {entry['fields']}", ""]
+        for metric in METRICS:
+            lines += [f"{metric.replace('_', ' ')} (mean over seeds +- std; number of seeds):", "",
+                      "| arm | " + " | ".join(f"N = {n}" for n in sizes) + " |", "| --- |" + " --- |" * len(sizes)]
+            lines += [f"| {arm} | " + " | ".join(cell(table.get(str(n)), metric) for n in sizes) + " |" for arm, table in entry["arms"].items()]
+            zero = (entry.get("zero_shot") or {}).get("test", {}).get(metric)
+            if zero:
+                lines.append("| zero_shot | " + " | ".join(f"{zero['mean']:.3f}" for _ in sizes) + " |")
+            factor = (entry.get("sample_efficiency") or {}).get(metric)
+            if factor:
+                lines += ["", f"sample-efficiency factor at N = {factor['reference_n']}: "
+                              + (f"{factor['factor']:.1f}" if factor.get("factor") else factor["note"])]
+            lines.append("")
+    return "\n".join(lines) + "\n"
 
 
 def protocol(args: argparse.Namespace) -> dict[str, Any]:
@@ -353,6 +397,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reference", type=int, default=REFERENCE_N, help="the N of the sample-efficiency factor")
     parser.add_argument("--min-test", type=int, default=32)
     parser.add_argument("--quiet", dest="progress", action="store_false")
+    parser.add_argument("--report-only", action="store_true", help="tabulate the finished runs under --out; train nothing")
     parser.add_argument("--quick", action="store_true", help="synthetic data, tiny models, 2 epochs: a smoke run in seconds")
     args = parser.parse_args(argv)
     if args.quick:

@@ -70,3 +70,13 @@ def test_quick_run_writes_results_and_reuses_runs(tmp_path):
     before = metrics.stat().st_mtime_ns
     assert transfer.main(["--quick", "--out", str(tmp_path), "--quiet"]) == 0  # every run reused
     assert metrics.stat().st_mtime_ns == before
+    table = (tmp_path / "transfer-quick.md").read_text()
+    assert "| finetuned |" in table and "N = 4" in table
+
+
+@pytest.mark.slow
+def test_report_only_tabulates_finished_runs_and_trains_nothing(tmp_path):
+    assert transfer.main(["--quick", "--out", str(tmp_path), "--quiet", "--arms", "scratch", "--report-only"]) == 0
+    results = json.loads((tmp_path / "transfer-quick.json").read_text())
+    assert results["systems"]["quick"]["arms"] == {"scratch": {}}
+    assert not (tmp_path / "quick" / "N2").exists()
