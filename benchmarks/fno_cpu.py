@@ -64,6 +64,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--omp-wait-policy", choices=("passive", "active"), default="passive")
     parser.add_argument("--skip-layer", action="store_true", help="only the whole FNO, not SpectralConv alone")
     parser.add_argument("--profile", action="store_true", help="also print torch.profiler's top ops of zoo's FNO step")
+    parser.add_argument(
+        "--compile", action="store_true",
+        help="also time torch.compile(zoo FNO, fullgraph=True) against the eager baseline (compiling takes minutes on CPU)",
+    )
     return parser.parse_args()
 
 
@@ -232,6 +236,12 @@ def main() -> None:
             f"FNO-2D forward (no grad), batch {batch}, {grid}x{grid}",
             interleaved({"zoo": inference(ours, x), "neuralop": inference(theirs, x)}, args.repeats, args.steps),
         )
+        if args.compile:
+            compiled = torch.compile(ours, fullgraph=True)
+            report(
+                f"FNO-2D forward+backward, batch {batch}, {grid}x{grid}, zoo compiled vs baseline eager",
+                interleaved({"zoo": training_step(compiled, x), "neuralop": training_step(theirs, x)}, args.repeats, args.steps),
+            )
     x = torch.randn(BATCH, 1, GRID, GRID)
     if not args.skip_layer:
         # neuraloperator's layer adds a bias by default; zoo's SpectralConv has none of its own.

@@ -75,3 +75,53 @@ def test_modules_use_their_parameters():
     hidden = torch.tanh(einsum_linear(u, mlp.fc1.weight, mlp.fc1.bias))
     residual = torch.randn(2, 2, 6, 6)
     torch.testing.assert_close(mlp(u, add=residual), residual + einsum_linear(hidden, mlp.fc2.weight, mlp.fc2.bias))
+
+
+def mlp_reference(mlp, u, add):
+    """The channel MLP written with einsum and autograd: the independent reference for the tiled op."""
+    hidden = mlp.act(einsum_linear(u, mlp.fc1.weight, mlp.fc1.bias))
+    out = einsum_linear(hidden, mlp.fc2.weight, mlp.fc2.bias)
+    return out if add is None else out + add
+
+
+@pytest.mark.parametrize("activation", ["gelu", "relu", "silu", "tanh", "identity"])
+@pytest.mark.parametrize("add_kind", [None, "other", "residual"])
+def test_tiled_channel_mlp_matches_the_reference_with_gradients(monkeypatch, activation, add_kind):
+    import zoo.layers.pointwise as pointwise
+
+    monkeypatch.setattr(pointwise, "_TILE_POINTS", 16)  # 3 x 50 points: uneven tiles, several per sample
+    torch.manual_seed(0)
+    mlp = ChannelMLP(3, 7, 3, activation=activation).double()  # widens 3 -> 7: the tiled path
+    u = torch.randn(3, 3, 5, 10, dtype=torch.float64, requires_grad=True)
+    other = torch.randn(3, 3, 5, 10, dtype=torch.float64, requires_grad=True)
+    add = {None: None, "other": other, "residual": u}[add_kind]
+    out = mlp(u, add=add)
+    assert "TiledChannelMLP" in out.grad_fn.name()
+    grad = torch.randn_like(out)
+    inputs = [u, *mlp.parameters()] + ([other] if add_kind == "other" else [])
+    got = torch.autograd.grad(out, inputs, grad)
+    expected_out = mlp_reference(mlp, u, add)
+    expected = torch.autograd.grad(expected_out, inputs, grad)
+    torch.testing.assert_close(out, expected_out)
+    for g, e in zip(got, expected):
+        torch.testing.assert_close(g, e)
+
+
+def test_tiled_channel_mlp_gradcheck(monkeypatch):
+    import zoo.layers.pointwise as pointwise
+
+    monkeypatch.setattr(pointwise, "_TILE_POINTS", 4)
+    torch.manual_seed(0)
+    mlp = ChannelMLP(2, 3, 2, activation="gelu").double()
+    u = torch.randn(2, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda u, *w: mlp(u, add=u), (u, *mlp.parameters()))
+
+
+def test_narrowing_mlps_and_half_precision_keep_the_layer_by_layer_path(monkeypatch):
+    import zoo.layers.pointwise as pointwise
+
+    monkeypatch.setattr(pointwise, "_TILE_POINTS", 4)
+    u = torch.randn(2, 4, 6, 6, requires_grad=True)
+    assert "Tiled" not in ChannelMLP(4, 2, 4)(u).grad_fn.name()  # narrows 4 -> 2
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert "Tiled" not in ChannelMLP(4, 8, 1)(u).grad_fn.name()

@@ -41,6 +41,7 @@ from torch import nn
 from zoo.data.specs import ConfigError, check_keys
 from zoo.losses import BurgersPhysics, DarcyPhysics, NavierStokesPhysics
 from zoo.models.registry import create_model
+from zoo.train.compile_choice import normalise_setting
 from zoo.train.objectives import Autoregressive, PhysicsInformed, Supervised
 from zoo.train.schedules import SCHEDULES
 
@@ -58,7 +59,10 @@ class TrainConfig:
     linear warm-up, never below ``min_lr_factor * lr`` (cosine, step); ``grad_clip`` caps the
     global gradient norm (``None``: no clipping). ``batch_size`` is the global batch, split evenly
     over processes. ``precision="bf16"`` runs the forward pass under bf16 autocast (spectral
-    transforms stay float32). ``compile`` wraps the model in ``torch.compile``.
+    transforms run the truncated DFT in bf16). ``compile``: ``"on"`` trains ``torch.compile(model)``,
+    ``"off"`` the eager model, ``"auto"`` (default) measures both on the first batch and takes the
+    faster, in runs of at least 500 steps (:mod:`zoo.train.compile_choice`; the decision and its
+    timings go to the metrics log as a ``"compile"`` record). ``true``/``false`` mean on/off.
     Bookkeeping: ``log_every``, ``eval_every`` and ``checkpoint_every`` in steps (0: never; a
     final evaluation and checkpoint are always made when there is somewhere to put them);
     ``out_dir`` receives ``metrics.jsonl``/``.csv``, ``plots/``, ``checkpoints/`` and ``model/``.
@@ -79,7 +83,7 @@ class TrainConfig:
     gamma: float = 0.5
     grad_clip: float | None = 1.0
     precision: str = "fp32"
-    compile: bool = False
+    compile: str = "auto"
     seed: int = 0
     log_every: int = 10
     eval_every: int = 0
@@ -97,6 +101,7 @@ class TrainConfig:
         self.betas = tuple(self.betas)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}")
+        self.compile = normalise_setting(self.compile)
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
         if self.early_stopping_patience < 0:
