@@ -69,9 +69,18 @@ def test_auto_stays_eager_without_measuring_in_a_short_run(tmp_path, monkeypatch
     assert trainer.train_model is trainer.model
 
 
+def test_auto_stays_eager_when_the_run_is_too_short_to_repay_compiling(tmp_path, monkeypatch):
+    monkeypatch.setattr(compile_choice, "AUTO_MIN_STEPS", 5)
+    monkeypatch.setattr(compile_choice.torch, "compile", lambda model: pytest.fail("a run of seconds must not compile"))
+    trainer = Trainer(tiny_fno(), heat_pairs(32), config(tmp_path))
+    trainer.fit()
+    assert not trainer.compile_choice.compiled and "too short to repay" in trainer.compile_choice.reason
+
+
 @pytest.mark.parametrize("eager_delay, expect_compiled", [(0.05, True), (0.0, False)])
 def test_auto_takes_the_faster_and_logs_why(tmp_path, monkeypatch, eager_delay, expect_compiled):
     monkeypatch.setattr(compile_choice, "AUTO_MIN_STEPS", 5)
+    monkeypatch.setattr(compile_choice, "AUTO_MIN_SECONDS", 0.0)
     monkeypatch.setattr(compile_choice.torch, "compile", FakeCompiled)
     if not expect_compiled:  # the "compiled" model now pays the delay too, so it is not faster by the margin
         monkeypatch.setattr(compile_choice.torch, "compile", lambda model: slow_eager(FakeCompiled(model), 0.05))
@@ -94,6 +103,7 @@ def test_measuring_changes_nothing_in_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(compile_choice.torch, "compile", FakeCompiled)
     plain = losses(Trainer(tiny_fno(), heat_pairs(32), config(tmp_path / "off", compile="off")).fit())
     monkeypatch.setattr(compile_choice, "AUTO_MIN_STEPS", 5)
+    monkeypatch.setattr(compile_choice, "AUTO_MIN_SECONDS", 0.0)
     measured = losses(Trainer(slow_eager(tiny_fno(), 0.02), heat_pairs(32), config(tmp_path / "auto")).fit())
     assert measured == plain
 
@@ -101,6 +111,7 @@ def test_measuring_changes_nothing_in_the_run(tmp_path, monkeypatch):
 @pytest.mark.slow  # compiles the tiny FNO (about 30-60 s on 2 shared CPU cores)
 def test_auto_with_torch_compile_agrees_with_eager(tmp_path, monkeypatch):
     monkeypatch.setattr(compile_choice, "AUTO_MIN_STEPS", 5)
+    monkeypatch.setattr(compile_choice, "AUTO_MIN_SECONDS", 0.0)
     eager = losses(Trainer(tiny_fno(), heat_pairs(32), config(tmp_path / "off", compile="off")).fit())
     trainer = Trainer(tiny_fno(), heat_pairs(32), config(tmp_path / "auto"))
     auto = losses(trainer.fit())

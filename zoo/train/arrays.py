@@ -155,6 +155,7 @@ def finetune_on_arrays(
         out_dir=str(run),
         device=device,
         progress=progress,
+        compile="off",  # measuring compiled against eager costs minutes on a CPU: more than many fine-tunes take
     )
     data_record = {
         "file": Path(data).name,

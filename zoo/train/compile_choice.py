@@ -6,8 +6,10 @@ model takes the truncated-DFT path of the spectral layers rather than the pruned
 (:mod:`zoo.layers.spectral_conv`). So ``"auto"`` measures: a few forward+backward passes of the
 eager and of the compiled model on the run's first batch, timed after their warm-up (the
 compiled model's first call is the compilation), and trains the compiled model only when its
-step is faster by more than the timing noise. Runs shorter than :data:`AUTO_MIN_STEPS` stay
-eager without measuring: compiling would not pay for itself. The measurement leaves the weights,
+step is faster by more than the timing noise and the time it saves over the remaining steps repays
+the compilation. Runs shorter than :data:`AUTO_MIN_STEPS`, or whose remaining eager steps add up to
+less than :data:`AUTO_MIN_SECONDS`, stay eager without compiling: on a CPU compiling takes minutes
+(387 s for the multi-physics operator on this 2-core machine) and would not pay for itself. The measurement leaves the weights,
 buffers, gradients and every random state as it found them, so a run's result does not depend on
 having measured.
 """
@@ -27,6 +29,7 @@ from torch import nn
 
 COMPILE_SETTINGS = ("auto", "on", "off")
 AUTO_MIN_STEPS = 500
+AUTO_MIN_SECONDS = 3600.0  # projected eager time of the remaining steps below which compiling is not tried
 TIMED_STEPS = 3
 # The compiled step must beat the eager one by this factor: below it the difference is within
 # the run-to-run spread of a shared machine and not worth a compiled model's other costs.
@@ -76,6 +79,9 @@ def choose_compiled(
         return model, CompileChoice(False, f"compile='auto': {remaining_steps} steps < {AUTO_MIN_STEPS}, too few to repay compiling")
     with _untouched(model):
         eager_s = _seconds_per_step(model, step)
+        if eager_s * remaining_steps < AUTO_MIN_SECONDS:
+            return model, CompileChoice(False, f"compile='auto': {remaining_steps} steps x {eager_s:.3g} s eager is under "
+                                               f"{AUTO_MIN_SECONDS:.0f} s, too short to repay compiling", eager_s)
         compiled = torch.compile(model)
         start = time.perf_counter()
         try:
@@ -84,8 +90,9 @@ def choose_compiled(
             return model, CompileChoice(False, f"compile='auto': compiling failed ({type(error).__name__}: {error})")
         compile_s = time.perf_counter() - start
         compiled_s = _seconds_per_step(compiled, step)
-    faster = compiled_s * MARGIN < eager_s
-    verdict = "faster" if faster else f"not faster by {MARGIN:.2f}x"
+    repaid = (eager_s - compiled_s) * remaining_steps > compile_s
+    faster = compiled_s * MARGIN < eager_s and repaid
+    verdict = "faster" if faster else (f"not faster by {MARGIN:.2f}x" if repaid or compiled_s * MARGIN >= eager_s else "saves less than compiling cost")
     reason = (
         f"compile='auto': compiled {compiled_s:.3g} s/step vs eager {eager_s:.3g} s/step, "
         f"{eager_s / compiled_s:.2f}x, {verdict}; compiling took {compile_s:.0f} s"

@@ -61,7 +61,7 @@ class TrainConfig:
     over processes. ``precision="bf16"`` runs the forward pass under bf16 autocast (spectral
     transforms run the truncated DFT in bf16). ``compile``: ``"on"`` trains ``torch.compile(model)``,
     ``"off"`` the eager model, ``"auto"`` (default) measures both on the first batch and takes the
-    faster, in runs of at least 500 steps (:mod:`zoo.train.compile_choice`; the decision and its
+    faster and repays compiling, in runs of at least 500 steps and an hour of eager steps (:mod:`zoo.train.compile_choice`; the decision and its
     timings go to the metrics log as a ``"compile"`` record). ``true``/``false`` mean on/off.
     Bookkeeping: ``log_every``, ``eval_every`` and ``checkpoint_every`` in steps (0: never; a
     final evaluation and checkpoint are always made when there is somewhere to put them);
