@@ -8,8 +8,8 @@ one quantile per rollout step, no width model). The trajectories of every ``--da
 pooled (they must be exchangeable: one law, disjoint seeds, unseen in training) and cross-fitted:
 split at random (``--seed``) into ``--folds`` folds, each fold is scored by the band calibrated on
 all the other folds, so every function is a test function once and each band is calibrated on
-``(folds - 1) / folds`` of the pool. Reported: coverage at 50/80/90/95% overall and per step, the
-calibration curve, UQNO's domain guarantee at 90% (delta 0.1), the mean half-width and its ratio to
+``(folds - 1) / folds`` of the pool. Reported: coverage at 50/80/90/95% overall and per step (the
+calibration curve at those levels), UQNO's domain guarantee at 90% (delta 0.1), the mean half-width and its ratio to
 the truth's rms (averaged over the folds' bands), and the CPU seconds of a calibration (the
 rollouts, per function, and the quantiles; one torch thread). Why cross-fitting: the error scale
 varies several-fold between initial conditions, so one fixed split of a few hundred functions
@@ -46,7 +46,6 @@ from zoo.hub.cards import write_pretrained_cards
 
 CHECKPOINTS = ("fno-ns2d-nu1e-3", "afno-ns2d-nu1e-3", "transformer-fno-ns2d-nu1e-3")
 LEVELS = (0.5, 0.8, 0.9, 0.95)
-CURVE = tuple(round(0.05 * i, 2) for i in range(1, 20))
 DOMAIN_LEVEL, DELTA = 0.9, 0.1
 FIRST_PREDICTED = 11  # frames t = 1..10 are the context
 
@@ -100,7 +99,7 @@ def calibrate(name: str, args: argparse.Namespace) -> dict[str, Any]:
     pool, rollout_s = concatenate([run for run, _ in runs]), sum(seconds for _, seconds in runs)
     n = pool.mean.shape[0]
     folds = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed)).chunk(args.folds)
-    pointwise, curve, domain, quantile_s = [], [], [], 0.0
+    pointwise, domain, quantile_s = [], [], 0.0
     for fold in folds:
         rest = torch.ones(n, dtype=torch.bool)
         rest[fold] = False
@@ -109,14 +108,12 @@ def calibrate(name: str, args: argparse.Namespace) -> dict[str, Any]:
         bands = conformalize(model, calibration, 0.9)
         quantile_s += time.process_time() - started
         pointwise.append(band_metrics(bands, test, LEVELS))
-        curve.append(band_metrics(bands, test, CURVE))
         domain.append(band_metrics(bands.at_level(DOMAIN_LEVEL, mode="domain", delta=DELTA), test, [DOMAIN_LEVEL]))
     sizes = [len(fold) for fold in folds]
     return {"checkpoint": name, "functions": n, "folds": args.folds, "seed": args.seed,
             "calibration_functions": n - max(sizes), "test_functions": n,
             "cpu_seconds": {"rollouts_per_function": rollout_s / n, "quantiles_per_calibration": quantile_s / args.folds},
             "pointwise": fold_average(pointwise, sizes),
-            "curve": {level: figures["coverage"] for level, figures in fold_average(curve, sizes)["levels"].items()},
             "domain": fold_average(domain, sizes)}
 
 
@@ -158,6 +155,7 @@ def main() -> None:
     parser.add_argument("--write-cards", action="store_true", help="store the figures in evaluation.json, regenerate cards")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in args.checkpoints:
         results[name] = result = calibrate(name, args)
@@ -170,31 +168,43 @@ def main() -> None:
     if not args.write_cards:
         return
     for name, result in results.items():
-        directory = ROOT / "pretrained" / name
-        seconds = result["cpu_seconds"]
-        description = (
-            f"Split conformal bands around the free rollout t = 11..50 (`zoo.eval.conformalize(model, calibration, level)`, "
-            f"one quantile per rollout step, no width model). Data: {result['functions']} held-out trajectories of zoo's "
-            f"generator ({'; '.join(seeds(d) for d in args.data)}), all of the training law (nu = 1e-3, FNO forcing, 64x64) "
-            f"and unseen in training, split at random (seed {result['seed']}) into {result['folds']} folds; each fold is "
-            f"scored by the band calibrated on the other {result['calibration_functions']} trajectories (cross-fitting: "
-            f"every trajectory is a test function once). Coverage: fraction of all test values (trajectories x steps x grid points) inside the band; "
-            f"'pointwise' guarantees it on average (>= level), 'domain' (UQNO, delta = {DELTA}) guarantees that w.p. >= "
-            f"{1 - DELTA:.0%} a new trajectory has >= {DOMAIN_LEVEL:.0%} of each step's grid inside (its 'coverage' column "
-            f"here is the fraction of test (trajectory, step) pairs that do). Half-width: mean over the rollout (it grows "
-            f"with t: see the plot). Valid only for data exchangeable with the calibration set: recalibrate for another "
-            f"viscosity, forcing or grid with `zoo eval {name} --data TEST --calibration CALIB --level 0.9`. "
-            f"Calibration cost on {result['calibration_functions']} trajectories: "
-            f"{seconds['rollouts_per_function'] * result['calibration_functions']:.0f} CPU seconds of rollouts and "
-            f"{seconds['quantiles_per_calibration']:.1f} s of quantiles, one thread (recipes/calibrated_bands.py)."
-        )
-        evaluation_path = directory / "evaluation.json"
-        evaluation = json.loads(evaluation_path.read_text())
-        evaluation["uncertainty"] = card_entry(result, description)
-        atomic_write_text(evaluation_path, json.dumps(evaluation, indent=2) + "\n")
-        coverage_plot(result, directory / "plots" / "conformal_coverage_per_step.png")
+        store_figures(name, result, args.data)
     for name in write_pretrained_cards({name: ROOT / "pretrained" / name for name in results}):
         print(f"card regenerated: {name}")
+
+
+def store_figures(name: str, result: dict[str, Any], data: list[Path]) -> None:
+    """``result`` as the checkpoint's ``evaluation.json`` ``uncertainty`` entry, and its coverage-per-step plot."""
+    directory = ROOT / "pretrained" / name
+    seconds = result["cpu_seconds"]
+    description = (
+        f"Split conformal bands around the free rollout t = 11..50 (`zoo.eval.conformalize(model, calibration, level)`, "
+        f"one quantile per rollout step, no width model). Data: {result['functions']} held-out trajectories of zoo's "
+        f"generator ({'; '.join(seeds(d) for d in data)}), all of the training law (nu = 1e-3, FNO forcing, 64x64) "
+        f"and unseen in training, split at random (seed {result['seed']}) into {result['folds']} folds; each fold is "
+        f"scored by the band calibrated on the other {result['calibration_functions']} trajectories (cross-fitting: "
+        f"every trajectory is a test function once). Coverage: fraction of all test values (trajectories x steps x "
+        f"grid points) inside the band; 'pointwise' guarantees it on average (>= level, and at most level / n above "
+        f"for n calibration trajectories), 'domain' (UQNO, delta = {DELTA}) guarantees that w.p. >= {1 - DELTA:.0%} a "
+        f"new trajectory has >= {DOMAIN_LEVEL:.0%} of each step's grid inside (its 'coverage' column here is the "
+        f"fraction of test (trajectory, step) pairs that do). Cross-fitting measures these expected coverages; the "
+        f"band of one calibration set of n trajectories covers new ones within about s / sqrt(n) (sd) of them, s being "
+        f"the spread of single trajectories' coverage: 10 points for fno-ns2d-nu1e-3 (0.7 with n = 200, 1.5 with "
+        f"n = 50), as the error's size varies several-fold between initial conditions (BENCHMARKS.md, conformal "
+        f"section). Half-width: mean over the "
+        f"rollout (it grows with t: see the plot). Valid only for data exchangeable with the calibration set: "
+        f"recalibrate for another viscosity, forcing or grid with "
+        f"`zoo eval {name} --data TEST --calibration CALIB --level 0.9` (>= 100 calibration trajectories). "
+        f"Calibration cost on {result['calibration_functions']} trajectories: "
+        f"{seconds['rollouts_per_function'] * result['calibration_functions']:.0f} CPU seconds of rollouts and "
+        f"{seconds['quantiles_per_calibration']:.1f} s of quantiles, one thread on a loaded 2-core machine "
+        f"(recipes/calibrated_bands.py)."
+    )
+    evaluation_path = directory / "evaluation.json"
+    evaluation = json.loads(evaluation_path.read_text())
+    evaluation["uncertainty"] = card_entry(result, description)
+    atomic_write_text(evaluation_path, json.dumps(evaluation, indent=2) + "\n")
+    coverage_plot(result, directory / "plots" / "conformal_coverage_per_step.png")
 
 
 if __name__ == "__main__":
