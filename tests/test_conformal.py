@@ -74,6 +74,27 @@ def test_pooled_pointwise_band_covers_at_least_the_level_and_matches_the_gaussia
     assert sum(coverages) / len(coverages) >= level
 
 
+@pytest.mark.parametrize("dependent", [False, True])
+def test_pooled_band_over_covers_by_at_most_level_over_n(dependent):
+    # Pooled rank ceil(level (n+1) P) of n P scores. Independent points: the band is the quantile at
+    # level (n+1)/n, coverage level + level/n = 0.9 + 0.045 at n = 20. Points equal within a function
+    # (P copies of one score): classical split conformal, coverage ceil(level (n+1)) / (n+1) = 19/21.
+    generator = torch.Generator().manual_seed(5)
+    n, points, level, repetitions = 20, 32, 0.9, 400
+    covered = []
+    for _ in range(repetitions):
+        draws = torch.randn(n + 1, 1, 1 if dependent else points, generator=generator).expand(n + 1, 1, points)
+        bands = conformalize(Zero(), (draws[:n], draws[:n]), level)
+        _, lower, upper = bands.predict(draws[n:])
+        covered.append(float(((draws[n:] >= lower) & (draws[n:] <= upper)).double().mean()))
+    coverage = sum(covered) / repetitions
+    expected = 19 / 21 if dependent else level * (n + 1) / n
+    # Each repetition's coverage is one function's: independent across repetitions; its spread bounds the error.
+    spread = torch.tensor(covered).std().item()
+    assert abs(coverage - expected) < 4 * spread / math.sqrt(repetitions) + 1 / (n * points)
+    assert coverage >= level
+
+
 def test_per_step_bands_follow_an_error_growing_with_the_step():
     generator = torch.Generator().manual_seed(2)
     steps, level = 5, 0.9
@@ -147,15 +168,32 @@ def tiny_field_operator() -> nn.Module:
     return zoo.create_model("FieldOperator", backbone=backbone)
 
 
+def known_error_pairs(model: nn.Module, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``a`` and targets whose error against ``model`` has the known size ``0.05 + |a|`` per point."""
+    a = torch.randn(n, 1, 8, 8, generator=generator)
+    with torch.no_grad():
+        return a, model(a) + (0.05 + a.abs()) * torch.randn(n, 1, 8, 8, generator=generator)
+
+
+def test_width_model_from_another_backbone_is_trained_from_scratch_and_learns_the_error_size():
+    generator = torch.Generator().manual_seed(6)
+    model = tiny_field_operator().eval()
+    unet = {"architecture": "UNet2d", "config": {"in_channels": 1, "out_channels": 1, "width": 8, "depth": 2}}
+    width, history = fit_width_model(model, known_error_pairs(model, 128, generator), TrainConfig(
+        max_steps=60, batch_size=16, lr=5e-3, progress=False, device="cpu", log_every=10), backbone=unet)
+    assert type(width.backbone).__name__ == "UNet2d" and history[-1]["loss"] < history[0]["loss"]
+    a = torch.randn(100, 1, 8, 8, generator=generator)
+    with torch.no_grad():
+        log_width = width(a).log().flatten()
+    assert float(torch.corrcoef(torch.stack([log_width, (0.05 + a.abs()).log().flatten()]))[0, 1]) > 0.5
+
+
 def test_width_model_learns_where_the_error_is_and_keeps_the_coverage():
     generator = torch.Generator().manual_seed(5)
     model = tiny_field_operator().eval()
 
     def pairs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        # The error's size is known: 0.05 + |a| at each point, so a width model can learn it.
-        a = torch.randn(n, 1, 8, 8, generator=generator)
-        with torch.no_grad():
-            return a, model(a) + (0.05 + a.abs()) * torch.randn(n, 1, 8, 8, generator=generator)
+        return known_error_pairs(model, n, generator)
 
     width, history = fit_width_model(model, pairs(128), TrainConfig(max_steps=60, batch_size=16, lr=5e-3,
                                                                    progress=False, device="cpu", log_every=10))

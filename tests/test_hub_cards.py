@@ -209,8 +209,29 @@ def test_intervals_sources_and_cross_generator_are_rendered(tmp_path):
     assert "Four trajectories of another solver." in text and "| model on the other data | 4 | 0.016 [0.013, 0.019] |" in text
 
 
+UNCERTAINTY = {"description": "Calibrated on 200 trajectories (seed 60), tested on 150 (seeds 61, 1).",
+               "results": [{"level": 0.9, "mode": "pointwise", "half_width": 0.0171, "relative_half_width": 0.0184,
+                            "coverage": 0.9049, "coverage_per_step": [0.8931, 0.9142],
+                            "calibration_functions": 200, "test_functions": 150},
+                           {"level": 0.9, "mode": "domain", "half_width": 0.02, "coverage": 0.95,
+                            "calibration_functions": 200, "test_functions": 150}]}
+
+
+def test_calibrated_band_width_and_coverage_are_rendered(tmp_path):
+    evaluation = json.loads(json.dumps(EVALUATION)) | {"uncertainty": UNCERTAINTY}
+    directory = zoo.save_pretrained(small_fno(), tmp_path / "fno-bands", metadata=METADATA, evaluation=evaluation)
+    text = section((directory / "README.md").read_text(), "Evaluation")
+    assert UNCERTAINTY["description"] in text
+    assert "| 90% | pointwise | +-0.0171 | 1.8% | 90.5% | 89.3% - 91.4% | 200 / 150 |" in text
+    assert "| 90% | domain | +-0.02 | - | 95.0% | - | 200 / 150 |" in text
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda e: e["resolutions"][0].update(intervals={"relative_h2": [0.0, 1.0]}), "no such metric"),
+    (lambda e: e.update(uncertainty=UNCERTAINTY | {"results": [UNCERTAINTY["results"][0] | {"mode": "marginal"}]}),
+     "'pointwise' or 'domain'"),
+    (lambda e: e.update(uncertainty=UNCERTAINTY | {"results": [UNCERTAINTY["results"][0] | {"coverage": 90.5}]}),
+     r"coverage: must lie in \[0, 1\]"),
     (lambda e: e["resolutions"][0].update(intervals={"relative_l2": [0.02, 0.01]}), "is above high"),
     (lambda e: e.update(cross_generator={"description": "x", "results": []}), "non-empty list"),
 ])

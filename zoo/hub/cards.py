@@ -178,6 +178,8 @@ def _evaluation(evaluation: dict[str, Any] | None, plots: Sequence[str]) -> str:
         blocks.append("Against an independent generator:\n\n" + _cross_generator_table(evaluation["cross_generator"]))
     if evaluation.get("rollout"):
         blocks.append("Error against rollout time:\n\n" + _rollout_table(evaluation["rollout"]))
+    if "uncertainty" in evaluation:
+        blocks.append(_uncertainty_table(evaluation["uncertainty"]))
     blocks.extend(f"![{_title(Path(plot).stem)}]({plot})" for plot in plots)
     return "\n\n".join(blocks)
 
@@ -214,6 +216,24 @@ def _cross_generator_table(section: dict[str, Any]) -> str:
     rows = [[result["comparison"], str(result["samples"]), _with_interval(result["relative_l2"], result.get("interval"))]
             for result in section["results"]]
     return section["description"] + "\n\n" + _table(["Comparison", "Trajectories", "relative_l2"], rows)
+
+
+def _uncertainty_table(section: dict[str, Any]) -> str:
+    """Calibrated bands: half-width and held-out coverage per level (``zoo eval NAME --calibration`` reproduces them)."""
+    rows = []
+    for result in section["results"]:
+        steps = result.get("coverage_per_step")
+        relative = result.get("relative_half_width")
+        rows.append([
+            f"{result['level']:.0%}", result["mode"], f"+-{_number(result['half_width'])}",
+            "-" if relative is None else f"{relative:.1%}", f"{result['coverage']:.1%}",
+            "-" if steps is None else f"{steps[0]:.1%} - {steps[1]:.1%}",
+            f"{result['calibration_functions']} / {result['test_functions']}",
+        ])
+    header = ["Level", "Guarantee", "Half-width (mean)", "Of the truth's rms", "Coverage (test)", "Coverage per step",
+              "Calibration / test functions"]
+    return ("Calibrated uncertainty bands (conformal, `zoo.eval.conformalize`):\n\n" + section["description"] + "\n\n"
+            + _table(header, rows))
 
 
 def _with_interval(value: float, interval: list[float] | None) -> str:

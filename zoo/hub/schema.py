@@ -35,6 +35,12 @@ are free-form (rendered key by key on the card); recommended keys are listed wit
         "results": [{"comparison": "model on the other generator's data", "samples": 4,
                      "relative_l2": 0.016, "interval": [0.013, 0.019]}]
       },
+      "uncertainty": {                        # optional: calibrated bands (zoo.eval.conformal) on held-out functions
+        "description": "calibration and test data, seeds, mode, per-step calibration, ...",
+        "results": [{"level": 0.9, "mode": "pointwise", "half_width": 0.0167, "relative_half_width": 0.018,
+                     "coverage": 0.905, "coverage_per_step": [0.893, 0.914],   # optional: min, max over steps
+                     "calibration_functions": 200, "test_functions": 150}]
+      },
       "speed": [                              # optional: same trajectories, same machine
         {"grid": [64, 64], "samples": 200, "model_seconds": 0.4, "solver_seconds": 95.0,
          "device": "CPU, 2 cores", "solver": "pseudo-spectral, Crank-Nicolson, dt=1e-4"}
@@ -164,7 +170,7 @@ def check_metadata(metadata: Any, source: str) -> dict[str, Any]:
 
 def check_evaluation(evaluation: Any, source: str) -> dict[str, Any]:
     """Validate a parsed ``evaluation.json`` (schema in this module's docstring)."""
-    known = {"test_data", "resolutions", "rollout", "baselines", "cross_generator", "speed"}
+    known = {"test_data", "resolutions", "rollout", "baselines", "cross_generator", "uncertainty", "speed"}
     if not isinstance(evaluation, dict):
         raise CheckpointError(f"{source}: expected a JSON object")
     unknown = sorted(set(evaluation) - known)
@@ -188,6 +194,8 @@ def check_evaluation(evaluation: Any, source: str) -> dict[str, Any]:
         _resolutions(baseline["resolutions"], f"{source}: baselines[{i}].resolutions", need_training_grid=False)
     if "cross_generator" in evaluation:
         _cross_generator(evaluation["cross_generator"], f"{source}: cross_generator")
+    if "uncertainty" in evaluation:
+        _uncertainty(evaluation["uncertainty"], f"{source}: uncertainty")
     for i, timing in enumerate(evaluation.get("speed", [])):
         where = f"{source}: speed[{i}]"
         _keys(timing, {"grid", "model_seconds", "solver_seconds", "device", "solver"}, where)
@@ -240,6 +248,28 @@ def _cross_generator(section: Any, where: str) -> None:
         _number(result["relative_l2"], f"{where}.results[{i}].relative_l2")
         if "interval" in result:
             _interval(result["interval"], f"{where}.results[{i}].interval")
+
+
+def _uncertainty(section: Any, where: str) -> None:
+    _keys(section, {"description", "results"}, where)
+    if not (isinstance(section["results"], list) and section["results"]):
+        raise CheckpointError(f"{where}.results: must be a non-empty list of {{level, mode, half_width, coverage, ...}} entries")
+    required = {"level", "mode", "half_width", "coverage", "calibration_functions", "test_functions"}
+    for i, result in enumerate(section["results"]):
+        at = f"{where}.results[{i}]"
+        _keys(result, required, at)
+        if result["mode"] not in ("pointwise", "domain"):
+            raise CheckpointError(f"{at}.mode: must be 'pointwise' or 'domain', got {result['mode']!r}")
+        for key in ("level", "coverage"):
+            if not 0 <= _number(result[key], f"{at}.{key}") <= 1:
+                raise CheckpointError(f"{at}.{key}: must lie in [0, 1]")
+        if _number(result["half_width"], f"{at}.half_width") <= 0:
+            raise CheckpointError(f"{at}.half_width: must be positive")
+        for key in ("calibration_functions", "test_functions"):
+            if not (isinstance(result[key], int) and result[key] > 0):
+                raise CheckpointError(f"{at}.{key}: must be a positive integer, got {result[key]!r}")
+        if "coverage_per_step" in result:
+            _interval(result["coverage_per_step"], f"{at}.coverage_per_step")
 
 
 def _interval(interval: Any, where: str) -> None:

@@ -47,9 +47,11 @@ def _input_statistics(model: nn.Module) -> tuple[list[float], list[float]]:
 
 
 def fit_width_model(
-    model: nn.Module, train_data: Any, config: TrainConfig, *, subsample: int = 1
+    model: nn.Module, train_data: Any, config: TrainConfig, *, subsample: int = 1,
+    backbone: dict[str, Any] | None = None,
 ) -> tuple[ResidualWidth, list[dict[str, Any]]]:
-    """A :class:`ResidualWidth` from ``model``'s backbone and weights, trained to predict ``model``'s ``|error|``.
+    """A :class:`ResidualWidth` trained to predict ``model``'s ``|error|``: ``model``'s backbone from its
+    weights (UQNO's choice), or another backbone from scratch.
 
     Args:
         model: a ``FieldOperator`` or ``AutoregressiveOperator`` (a backbone with its normalisation).
@@ -59,6 +61,9 @@ def fit_width_model(
         config: the trainer's settings.
         subsample: train on every ``subsample``-th grid point (the operator is resolution-invariant;
             the errors are those of the full-resolution rollout).
+        backbone: ``{"architecture": ..., "config": ...}`` mapping the model's inputs to one channel per
+            output channel, trained from scratch (e.g. a ``UNet2d``, whose local convolutions see
+            the sharp fronts where a rollout's error sits); ``None``: the model's own, from its weights.
 
     Returns:
         The width model (in eval mode) and the trainer's logged records.
@@ -79,9 +84,10 @@ def fit_width_model(
     log_error = torch.maximum(error, floor).log()
     input_mean, input_std = _input_statistics(model)
     width = ResidualWidth(
-        backbone=model.config["backbone"], input_mean=input_mean, input_std=input_std,
+        backbone=model.config["backbone"] if backbone is None else backbone, input_mean=input_mean, input_std=input_std,
         output_mean=log_error.mean(channels).tolist(), output_std=log_error.std(channels).tolist(),
     )
-    width.backbone.load_state_dict(model.backbone.state_dict())
+    if backbone is None:
+        width.backbone.load_state_dict(model.backbone.state_dict())
     history = Trainer(width, TensorDataset(inputs, error), config, objective=LaplaceScaleLoss()).fit()
     return width.eval(), history
