@@ -17,7 +17,8 @@ trajectory is as large as that of persistence: over one time unit the flow chang
 difference quotient is not the time derivative, and minimising that residual pulls a rollout
 towards whatever makes the difference quotient match the spatial terms, not towards the solution.
 At PINO's spacing (1/128 of a time unit, 65 frames over 0.5) the fourth-order staggered residual
-of :mod:`zoo.losses.space_time` puts the solver's trajectory ~1e-7 below persistence: only a
+of :mod:`zoo.losses.space_time` puts the solver's trajectory at ~1e-6 of persistence (mean squares;
+the spacing does most of it, the fourth order ~6-9x more): only a
 space-time operator predicting windows at that resolution has a residual worth minimising. What
 it then achieves on Kolmogorov flow (training with the PDE loss, test-time optimisation) is
 measured by ``recipes/kolmogorov_pino.py`` and reported in docs/kolmogorov.md.

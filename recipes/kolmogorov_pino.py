@@ -52,6 +52,8 @@ RUNS = {
     **{f"data-{n}": dict(labelled=n, pde=False) for n in (4, 16, 64)},
     **{f"data+pde-{n}": dict(labelled=n, pde=True) for n in (4, 16, 64)},
     "pde-only-64": dict(labelled=0, pde=True, initial_states=64),
+    # The PDE term at a tenth of the default weight (the default's runs all end near persistence).
+    "data+pde-64-weight0.01": dict(labelled=64, pde=True, pde_weight=0.01),
 }
 
 
@@ -139,7 +141,7 @@ def train_run(name: str, settings: dict, *, steps: int, batch: int, lr: float, p
             pick = torch.randint(len(initial_states), (min(batch, len(initial_states)),))
             w0 = initial_states[pick]
             pde, initial = loss_pde.terms(w0, model(w0))
-            terms["pde"], terms["initial"] = pde_weight * pde, initial
+            terms["pde"], terms["initial"] = settings.get("pde_weight", pde_weight) * pde, initial
         total = sum(terms.values())
         optimiser.zero_grad()
         total.backward()
@@ -253,6 +255,59 @@ def test_time_optimisation(name: str, *, cases: int, steps: int, lr: float) -> d
     return {"from": name, "steps": steps, "lr": lr, "initial_weight": TTO_INITIAL_WEIGHT, "cases": results}
 
 
+def report() -> dict:
+    """``results.json`` and the two figures from every finished run."""
+    from zoo.eval.plots import plot_curves
+
+    runs = {}
+    for name in RUNS:
+        path = DATA / "runs" / name / "result.json"
+        if path.exists():
+            result = json.loads(path.read_text())
+            runs[name] = {"test": result["test"]["relative_l2"], "val": result["val"]["relative_l2"]["mean"],
+                          "test_pde_residual": result["test"]["pde_residual"], "seconds": result["seconds"], "steps": result["steps"]}
+    persistence = test_persistence()
+    curves = {}
+    for label, prefix in (("data only", "data-"), ("data + PDE", "data+pde-")):
+        points = sorted((RUNS[n]["labelled"], r["test"]["mean"]) for n, r in runs.items() if n.startswith(prefix) and "weight" not in n)
+        if points:
+            curves[label] = ([p[0] for p in points], [p[1] for p in points])
+    if "data+pde-64-weight0.01" in runs:
+        curves["data + PDE, weight 0.01"] = ([64], [runs["data+pde-64-weight0.01"]["test"]["mean"]])
+    if "pde-only-64" in runs:
+        curves["PDE only (64 initial states)"] = ([4, 64], [runs["pde-only-64"]["test"]["mean"]] * 2)
+    curves["persistence w(t) = w0"] = ([4, 64], [persistence] * 2)
+    if curves:
+        plot_curves(curves, FIGURES / "pino-data-size.png", xlabel="labelled training windows", ylabel="test relative L2 (32 windows)",
+                    title="Kolmogorov Re=500, windows of 0.5 (65 frames), 32x32", logx=True)
+    tto = {}
+    for path in sorted((DATA / "tto").glob("*.json")):
+        tto[path.stem] = json.loads(path.read_text())
+    for name, result in tto.items():
+        cases = result["cases"]
+        steps = [point["step"] for point in cases[0]["curve"]]
+        mean_curve = [sum(c["curve"][i]["relative_l2"] for c in cases) / len(cases) for i in range(len(steps))]
+        seconds = [sum(c["curve"][i]["seconds"] for c in cases) / len(cases) for i in range(len(steps))]
+        result["summary"] = {"before": mean_curve[0], "after": mean_curve[-1], "seconds": seconds[-1],
+                             "solver": {k: {"relative_l2": sum(c["solver"][k]["relative_l2"] for c in cases) / len(cases),
+                                            "seconds": sum(c["solver"][k]["seconds"] for c in cases) / len(cases)} for k in cases[0]["solver"]}}
+        solver_points = sorted((v["seconds"], v["relative_l2"]) for v in result["summary"]["solver"].values())
+        plot_curves({"test-time optimisation (PDE + initial loss)": (seconds, mean_curve),
+                     "solver from the same 32x32 w0 (grids 32-128)": ([p[0] for p in solver_points], [p[1] for p in solver_points])},
+                    FIGURES / f"pino-tto-{name.replace('+', '')}.png", xlabel="seconds (one shared CPU core)", ylabel="relative L2 of the window",
+                    title=f"from {name}: mean over {len(cases)} test windows", logx=True, logy=True)
+    summary = {"protocol": __doc__, "model": MODEL, "persistence_test_relative_l2": persistence, "runs": runs,
+               "tto": {k: {"from": v["from"], "steps": v["steps"], "lr": v["lr"], **v["summary"]} for k, v in tto.items()}}
+    (DATA / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "protocol"}, indent=1))
+    return summary
+
+
+def test_persistence() -> float:
+    test = windows("test")
+    return float(relative_l2(test[:, :1].expand_as(test), test).mean())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["generate", "residual", "train", "tto", "report"])
@@ -277,6 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.action == "tto":
         result = test_time_optimisation(args.tto_from, cases=args.cases, steps=args.tto_steps, lr=args.tto_lr)
         (DATA / "tto" / f"{args.tto_from}.json").write_text(json.dumps(result, indent=1) + "\n")
+    elif args.action == "report":
+        report()
 
 
 if __name__ == "__main__":
