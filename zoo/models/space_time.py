@@ -52,10 +52,7 @@ class SpaceTimeFNO(nn.Module):
         self.in_channels, self.out_channels = 1, frames
         self.fno = FNO(1, frames, modes, width, n_layers, projection_channels=projection_channels, device=device, dtype=dtype)
 
-    def times(self) -> torch.Tensor:
-        """The frames' times ``(frames,)``."""
-        return torch.linspace(0.0, self.window, self.frames, dtype=torch.float64)
-
     def forward(self, w0: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, H, W) -> (B, frames, H, W)``, frame ``j`` at ``t = j * window / (frames - 1)``."""
         check_model_input(w0, channels=1, ndim=2, dtype=self.fno.lifting.weight.dtype, name="SpaceTimeFNO input")
         return w0 + self.scale * self.fno(w0 / self.scale)
