@@ -79,6 +79,17 @@ def test_on_a_grid_of_three_halves_the_products_are_exact_and_the_residual_is_ba
         kolmogorov_residual(window[:, :4], window=0.25, reynolds=REYNOLDS, drag=DRAG)
 
 
+def test_residual_on_fewer_modes_is_the_low_modes_of_the_full_residual():
+    window = solver_window(9, n=16, dt=0.25 / 512)
+    full = kolmogorov_residual(window, window=0.25, reynolds=REYNOLDS, drag=DRAG, grid=24)
+    low = kolmogorov_residual(window, window=0.25, reynolds=REYNOLDS, drag=DRAG, grid=24, modes=4)
+    full_hat, low_hat = torch.fft.rfft2(full), torch.fft.rfft2(low)
+    k = torch.fft.fftfreq(16, 1 / 16).abs()
+    kept = (k[:, None] < 4) & (torch.arange(9)[None, :] < 4)
+    torch.testing.assert_close(low_hat[..., kept], full_hat[..., kept])
+    assert low_hat[..., ~kept].abs().max() < 1e-9 * full_hat.abs().max()
+
+
 def test_physics_loss_is_zero_initial_term_for_the_input_and_trains_a_space_time_model():
     window = solver_window(9, n=16, dt=0.25 / 512).float()
     loss = KolmogorovPhysics(window=0.25, reynolds=REYNOLDS, drag=DRAG)
