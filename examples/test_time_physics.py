@@ -8,6 +8,21 @@ t = 11..50 against the solver before and after, the residual before and after (a
 own, the floor), and the wall time. Then, on the first case, the settings that could matter:
 learning rate, number of steps, residual horizon and which weights adapt.
 
+It makes the rollouts worse (BENCHMARKS.md), and the last part of the run shows why, on one
+Kolmogorov-flow trajectory (Re = 500, 32x32): the residual of the *solver's own* trajectory, as a
+fraction of the residual of the plainly wrong trajectory ``w(t) = w(0)`` (persistence), for frames
+``spacing`` apart. With frames one time unit apart (the stored data this example tunes on) the
+frame-to-frame residual (``navier_stokes_residual``, second order at the midpoints) of the exact
+trajectory is as large as that of persistence: over one time unit the flow changes completely, the
+difference quotient is not the time derivative, and minimising that residual pulls a rollout
+towards whatever makes the difference quotient match the spatial terms, not towards the solution.
+At PINO's spacing (1/128 of a time unit, 65 frames over 0.5) the fourth-order staggered residual
+of :mod:`zoo.losses.space_time` puts the solver's trajectory at ~1e-6 of persistence (mean squares;
+the spacing does most of it, the fourth order ~6-9x more): only a
+space-time operator predicting windows at that resolution has a residual worth minimising. What
+it then achieves on Kolmogorov flow (training with the PDE loss, test-time optimisation) is
+measured by ``recipes/kolmogorov_pino.py`` and reported in docs/kolmogorov.md.
+
     python examples/test_time_physics.py            # full run (figures in BENCHMARKS.md)
     python examples/test_time_physics.py --quick    # seconds, what the test runs
 """
@@ -25,7 +40,10 @@ from held_out import FIRST_INDEX, held_out_ns2d
 from zoo.eval import plot_curves, radial_power_spectrum
 from zoo.eval.rollout import rollout_errors
 from zoo.train.finetune import finetune_instance
-from zoo.losses.physics import NavierStokesPhysics
+from zoo.losses.physics import NavierStokesPhysics, navier_stokes_residual
+from zoo.losses.space_time import kolmogorov_residual
+from zoo.pde.kolmogorov import kolmogorov_flow, unit_square_forcing, unit_square_viscosity
+from zoo.pde.random_fields import gaussian_random_field
 
 CHECKPOINT = "fno-ns2d-nu1e-3"
 HISTORY = 10
@@ -34,6 +52,9 @@ FULL = {"resolution": 64, "frames": 50, "cases": 5, "horizon": 40, "steps": 10,
         "sweep": [{"lr": 1e-5}, {"lr": 1e-3}, {"steps": 3}, {"spectral": "freeze"},
                   {"horizon": 10, "steps": 20}, {"horizon": 10, "steps": 20, "lr": 1e-5}]}
 QUICK = {"resolution": 32, "frames": 14, "cases": 1, "horizon": 4, "steps": 3, "sweep": [{"lr": 1e-5}]}
+# Frame spacings of the residual check, in time units, and the trajectory it runs on (t = 0..4).
+SPACINGS = (1.0, 0.25, 1 / 16, 1 / 128)
+KOLMOGOROV = {"reynolds": 500.0, "resolution": 32, "spin_up": 5.0, "length": 4.0}
 
 
 def options(parser) -> None:
@@ -71,6 +92,38 @@ def tune(model, inputs, truth, physics, *, lr: float, steps: int, horizon: int, 
     settings = {"lr": lr, "steps": steps, "horizon": horizon, "spectral": spectral}
     return {"settings": settings, "seconds": round(seconds, 1), "loss": residuals, "after": after,
             "horizon_l2": horizon_l2, "model": tuned}
+
+
+def residual_against_spacing() -> dict[str, Any]:
+    """The residual of the solver's trajectory over that of persistence, per frame spacing and scheme.
+
+    Kolmogorov flow without drag (the frame-to-frame residual has no drag term), from a random
+    field after a short spin-up, recorded every 1/128 and read every ``spacing``; both residuals
+    use the solver's own spatial scheme (its grid, its 2/3 rule), so only the time discretisation differs.
+    """
+    reynolds, n = KOLMOGOROV["reynolds"], KOLMOGOROV["resolution"]
+    w0 = 4 * gaussian_random_field(1, n, seed=0, dtype=torch.float64)
+    w0 = kolmogorov_flow(w0, reynolds, KOLMOGOROV["spin_up"], KOLMOGOROV["spin_up"])[:, -1]
+    finest = min(SPACINGS)
+    frames = torch.cat([w0[:, None], kolmogorov_flow(w0, reynolds, KOLMOGOROV["length"], finest, dt=finest / 2)], dim=1)
+    schemes = {
+        "frame-to-frame (midpoint, 2nd order)": lambda w, h: navier_stokes_residual(
+            w, dt=h, viscosity=unit_square_viscosity(reynolds), forcing=unit_square_forcing),
+        "space-time (staggered, 4th order)": lambda w, h: kolmogorov_residual(
+            w, window=h * (w.shape[1] - 1), reynolds=reynolds, drag=0.0),
+    }
+    rows = []
+    for spacing in SPACINGS:
+        w = frames[:, :: round(spacing / finest)]
+        persistence = w[:, :1].expand_as(w).clone()
+        row = {"spacing": spacing, "frames": w.shape[1]}
+        for name, residual in schemes.items():
+            row[name] = float(residual(w, spacing).square().mean() / residual(persistence, spacing).square().mean())
+        rows.append(row)
+        print(f"frames {spacing:.4g} apart: residual of the solver's trajectory / persistence's: "
+              + ", ".join(f"{name} {row[name]:.2e}" for name in schemes))
+    return {"rows": rows, "setting": f"Kolmogorov flow Re {reynolds:g}, no drag, {n}x{n}, t = 0..{KOLMOGOROV['length']:g} after a "
+                                      f"{KOLMOGOROV['spin_up']:g}-unit spin-up from a random field (seed 0); ratio of mean squares"}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -135,6 +188,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             spectra, args.out / "error_spectrum.png", xlabel="wavenumber", ylabel="power",
             title=f"case 0 at t = {frames.shape[1]}: error spectrum", logx=True, logy=True)),
     }
+    spacing = residual_against_spacing()
+    plots["residual_against_spacing"] = str(plot_curves(
+        {name: ([r["spacing"] for r in spacing["rows"]], [r[name] for r in spacing["rows"]]) for name in spacing["rows"][0] if "order" in name},
+        args.out / "residual_against_spacing.png", xlabel="time between frames", ylabel="residual of the solution / of persistence",
+        title="can the residual tell the solution from w(t) = w(0)?", logx=True, logy=True))
     for case in cases:
         case.pop("model")
     results = {
@@ -150,6 +208,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cases": cases,
         "sweep_case_0": sweep,
         "error_spectrum_case_0": spectra,
+        "residual_against_spacing": spacing,
         "plots": plots,
         "wall_seconds": round(time.perf_counter() - started, 1),
     }

@@ -44,6 +44,7 @@ SMALL = {
     "MultiphysicsOperator": ({"fields": ["vorticity", "scalar"], "context": 2, "width": 8, "depth": 1, "modes": 3, "groups": 2}, (2, 2, 2, 16, 12)),
     "MultiphysicsStepper": ({"data_fields": ["scalar"], "fields": ["vorticity", "scalar"], "context": 2, "width": 8, "depth": 1, "modes": 3, "groups": 2}, (2, 2, 16, 12)),
     "UNet2d": ({"in_channels": 2, "out_channels": 1, "width": 4, "depth": 2}, (2, 2, 16, 12)),
+    "SpaceTimeFNO": ({"frames": 5, "window": 0.5, "modes": [4, 4], "width": 8, "n_layers": 2, "projection_channels": 16, "scale": 2.0}, (2, 1, 16, 12)),
 }
 VARIANTS = [(name, {}) for name in SMALL] + [
     ("FourierTransformer", {"mixer": "fno", "mixer_kwargs": {"modes": 3}}),

@@ -31,6 +31,7 @@ SMALL = {
     # The same operator bound to its data's fields: a time stepper of (B, HISTORY * 2, H, W).
     "MultiphysicsStepper": ({"data_fields": ["scalar", "vorticity"], "fields": ["vorticity", "scalar"], "context": HISTORY, "width": 8, "depth": 1, "modes": 4, "groups": 2}, 2 * HISTORY),
     "AutoregressiveOperator": (stepper()["config"] | {"field_mean": [0.1], "field_std": [1.5]}, HISTORY),
+    "SpaceTimeFNO": ({"frames": 5, "window": 0.5, "modes": [4, 4], "width": 8, "n_layers": 2, "projection_channels": 16, "scale": 2.0}, 1),
     "MultiscaleOperator": ({"coarse": stepper(), "correction": {"architecture": "FieldOperator", "config": {"backbone": fno(HISTORY + 1, 1)}}, "coarse_grid": 8}, HISTORY),
 }
 

@@ -108,6 +108,7 @@ SIZE_LIMITS: dict[str, int] = {
     "groups": 2**14,
     "filter_size": 2**14,
     "coarse_grid": 2**14,
+    "frames": 2**16,
 }
 
 
