@@ -146,7 +146,7 @@ def run_arm(system: System, arm: str, n: int, seed: int, args: argparse.Namespac
     return finetune_on_arrays(
         source, data["train"], eval_data=data["test"], validation_data=data["val"], fields=system.train.channels,
         scratch=scratch, out=directory, seed=seed, max_epochs=args.max_epochs, patience=args.patience, lr=args.lr,
-        batch_size=args.batch_size, device="cpu", resume=(run / "checkpoints").exists(), progress=args.progress,
+        batch_size=args.batch_size, device=args.device, resume=(run / "checkpoints").exists(), progress=args.progress,
     )
 
 
@@ -245,7 +245,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
             ax.set(xscale="log", yscale="log", xlabel="training trajectories N", ylabel=metric.replace("_", " "),
                    title=f"{name}\n{note}")
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -338,7 +339,7 @@ def protocol(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "source": str(args.source), "ns_source": str(args.ns_source), "sizes": args.sizes, "seeds": args.seeds, "arms": args.arms,
         "resolution": args.resolution, "max_epochs": args.max_epochs, "patience_epochs": args.patience, "lr": args.lr,
-        "batch_size": args.batch_size, "torch_threads": torch.get_num_threads(),
+        "batch_size": args.batch_size, "device": args.device, "torch_threads": torch.get_num_threads(),
         "training_subsets": "first N of a permutation of the train pool drawn from sample_seed(seed, 0): nested in N",
         "validation": "the whole val split; early stopping on its free-rollout relative L2",
         "test": "the whole test split; sample seeds disjoint from train and val (checked)",
@@ -396,6 +397,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--reference", type=int, default=REFERENCE_N, help="the N of the sample-efficiency factor")
     parser.add_argument("--min-test", type=int, default=32)
+    parser.add_argument("--device", default="cpu", help="device of every training run (cuda on a GPU lease)")
     parser.add_argument("--quiet", dest="progress", action="store_false")
     parser.add_argument("--report-only", action="store_true", help="tabulate the finished runs under --out; train nothing")
     parser.add_argument("--quick", action="store_true", help="synthetic data, tiny models, 2 epochs: a smoke run in seconds")
