@@ -90,9 +90,12 @@ def choose_compiled(
             return model, CompileChoice(False, f"compile='auto': compiling failed ({type(error).__name__}: {error})")
         compile_s = time.perf_counter() - start
         compiled_s = _seconds_per_step(compiled, step)
-    repaid = (eager_s - compiled_s) * remaining_steps > compile_s
-    faster = compiled_s * MARGIN < eager_s and repaid
-    verdict = "faster" if faster else (f"not faster by {MARGIN:.2f}x" if repaid or compiled_s * MARGIN >= eager_s else "saves less than compiling cost")
+    if compiled_s * MARGIN >= eager_s:
+        faster, verdict = False, f"not faster by {MARGIN:.2f}x"
+    elif (eager_s - compiled_s) * remaining_steps <= compile_s:
+        faster, verdict = False, "saves less than compiling cost"
+    else:
+        faster, verdict = True, "faster"
     reason = (
         f"compile='auto': compiled {compiled_s:.3g} s/step vs eager {eager_s:.3g} s/step, "
         f"{eager_s / compiled_s:.2f}x, {verdict}; compiling took {compile_s:.0f} s"
