@@ -46,6 +46,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     arrays.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default 30)")
     arrays.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a lower validation error (default 5)")
     arrays.add_argument("--validation", type=float, default=0.2, help="fraction of --data held out for early stopping (default 0.2)")
+    arrays.add_argument("--validation-steps", type=int, default=4,
+                        help="rollout length of the validation error early stopping watches (default 4; 0: whole trajectories)")
     arrays.add_argument("--seed", type=int, default=0, help="seed of the split and the training (default 0)")
     finetune.add_argument("--config", type=Path, help="a run configuration whose sections refine these options")
     finetune.add_argument("--spectral", choices=SPECTRAL_CHOICES, help="train, freeze or low-rank-adapt the spectral weights")
@@ -123,6 +125,7 @@ def _finetune_arrays(args: argparse.Namespace) -> int:
         scratch=args.scratch,
         out=args.out,
         validation_fraction=args.validation,
+        validation_steps=args.validation_steps or None,
         seed=args.seed,
         max_epochs=args.epochs,
         patience=args.patience,

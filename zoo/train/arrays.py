@@ -45,6 +45,7 @@ from zoo.train.trainer import Trainer, seed_everything
 
 RUN_NAMES = {False: "finetuned", True: "scratch"}
 METRICS_FILE = "metrics.json"
+VALIDATION_STEPS = 4  # default rollout length of the early-stopping metric (see finetune_on_arrays)
 REPORTED_STEP = 10  # metrics.json also gives the error of the free rollout's frame at this step
 
 
@@ -63,6 +64,7 @@ def finetune_on_arrays(
     seed: int = 0,
     max_epochs: int = 30,
     patience: int = 5,
+    validation_steps: int | None = VALIDATION_STEPS,
     lr: float = 1e-3,
     batch_size: int = 16,
     device: str = "auto",
@@ -95,6 +97,12 @@ def finetune_on_arrays(
         seed: the split's and the training's root seed.
         max_epochs, patience: at most ``max_epochs`` passes over the training windows; stop after
             ``patience`` epochs without a lower validation rollout error.
+        validation_steps: the length of the validation rollouts early stopping watches: windows of
+            ``history + validation_steps`` frames from each validation trajectory (starts
+            ``validation_steps`` frames apart), their free rollouts' relative L2 (``None``: one
+            rollout over each whole trajectory). Short, because on a chaotic system long rollouts of
+            any model decorrelate from the truth, and a metric near its saturation stops a barely
+            trained model; several steps, so that an unstable stepper still shows.
         lr, batch_size: AdamW peak rate (cosine schedule over ``max_epochs``) and batch.
         resume: continue an interrupted run from its latest checkpoint (same settings).
 
@@ -114,6 +122,8 @@ def finetune_on_arrays(
         )
     else:
         history = model.history
+    if validation_steps is not None and validation_steps < 1:
+        raise ConfigError(f"validation_steps={validation_steps}: give a positive rollout length, or None for whole trajectories")
     trajectories = _read_checked(data, key, fields, history, source)
     held_out = {} if validation_data is not None else {"validation": validation_fraction}
     if eval_data is not None:
@@ -173,7 +183,7 @@ def finetune_on_arrays(
         [train_windows],
         config,
         objective=Autoregressive(history, channels=channels),
-        eval_data=[_rollout_windows(validation, history)],
+        eval_data=[_rollout_windows(validation, history, validation_steps)],
         metadata=metadata,
     )
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -198,7 +208,7 @@ def finetune_on_arrays(
         "conformal": band_coverage,
         "validation": {
             "trajectories": validation.num_samples,
-            "metric": "relative L2 of the free rollout from the first history frames (early stopping watches it); per_epoch[0]: before training",
+            "metric": _validation_metric(validation, history, validation_steps),
             "best_relative_l2": early["best"],
             "per_epoch": [r["relative_l2"] for r in evals],  # epoch 0: the starting weights
         },
@@ -296,10 +306,20 @@ def _splits(count: int, fractions: dict[str, float], seed: int, data: str | Path
     return split_trajectories(count, fractions, seed=seed, source=str(data))
 
 
-def _rollout_windows(data: FieldData, history: int) -> TimeWindows:
-    """One window per trajectory: ``history`` frames in, every later frame to predict."""
+def _rollout_windows(data: FieldData, history: int, steps: int | None = None) -> TimeWindows:
+    """Windows of ``history`` frames in and ``steps`` to predict, starting ``steps`` frames apart
+    (``steps=None``, or more than a trajectory holds: one window per trajectory, every later frame)."""
     frames = data.trajectories.shape[1]
-    return TimeWindows(data, history, frames - history, stride=frames, include_static=False)
+    if steps is None or steps >= frames - history:
+        return TimeWindows(data, history, frames - history, stride=frames, include_static=False)
+    return TimeWindows(data, history, steps, stride=steps, include_static=False)
+
+
+def _validation_metric(validation: FieldData, history: int, steps: int | None) -> str:
+    """What early stopping watched, in words, for ``metrics.json``."""
+    windows = _rollout_windows(validation, history, steps)
+    return (f"relative L2 of {windows.horizon}-step free rollouts from {len(windows)} windows of the validation trajectories "
+            "(early stopping watches it); per_epoch[0]: before training")
 
 
 @torch.no_grad()
