@@ -226,3 +226,29 @@ def test_array_files_are_a_data_format_of_run_configurations(tmp_path):
     (tmp_path / "runs.dat").write_bytes(b"")
     with pytest.raises(DataFileError, match="save plain arrays as .npy or .safetensors"):
         load_fields(tmp_path / "runs.dat")
+
+
+def test_early_stopping_watches_short_validation_rollouts(tmp_path, stepper, capsys):
+    train = travelling_waves(10, frames=8, seed=3)
+    np.save(tmp_path / "mine.npy", train)
+    out = tmp_path / "runs"
+    assert finetune(stepper, tmp_path / "mine.npy", "--validation-steps", "2", "--out", str(out)) == 0
+    metrics = json.loads((out / "finetuned" / "metrics.json").read_text())
+    validation = torch.from_numpy(train[metrics["data"]["splits"]["validation"]])
+    assert metrics["validation"]["metric"].startswith(f"relative L2 of 2-step free rollouts from {3 * len(validation)} windows")
+
+    # The best validation error, recomputed: 2-step rollouts from frames 0-1, 2-3 and 4-5 of each trajectory.
+    model = from_pretrained(out / "finetuned" / "model").eval()
+    errors = []
+    with torch.no_grad():
+        for start in (0, 2, 4):
+            truth = validation[:, start + HISTORY : start + HISTORY + 2]
+            error = model.rollout(validation[:, start : start + HISTORY], 2) - truth
+            errors.append(torch.linalg.vector_norm(error, dim=(1, 2, 3)) / torch.linalg.vector_norm(truth, dim=(1, 2, 3)))
+    assert metrics["validation"]["best_relative_l2"] == pytest.approx(torch.cat(errors).mean().item(), rel=1e-4)
+
+    assert finetune(stepper, tmp_path / "mine.npy", "--validation-steps", "0", "--out", str(tmp_path / "whole")) == 0
+    whole = json.loads((tmp_path / "whole" / "finetuned" / "metrics.json").read_text())
+    assert whole["validation"]["metric"].startswith(f"relative L2 of 6-step free rollouts from {len(validation)} windows")
+    assert finetune(stepper, tmp_path / "mine.npy", "--validation-steps", "-1", "--out", str(tmp_path / "bad")) != 0
+    assert "validation_steps=-1" in capsys.readouterr().err
