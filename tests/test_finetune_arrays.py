@@ -252,3 +252,24 @@ def test_early_stopping_watches_short_validation_rollouts(tmp_path, stepper, cap
     assert whole["validation"]["metric"].startswith(f"relative L2 of 6-step free rollouts from {len(validation)} windows")
     assert finetune(stepper, tmp_path / "mine.npy", "--validation-steps", "-1", "--out", str(tmp_path / "bad")) != 0
     assert "validation_steps=-1" in capsys.readouterr().err
+
+
+def test_lora_fine_tuning_trains_low_rank_updates_and_saves_a_plain_model(tmp_path, stepper, capsys):
+    np.save(tmp_path / "mine.npy", travelling_waves(10, seed=4))
+    pretrained = from_pretrained(stepper)
+    assert finetune(stepper, tmp_path / "mine.npy", "--spectral", "lora", "--lora-rank", "2", "--out", str(tmp_path / "runs")) == 0
+    run = tmp_path / "runs" / "finetuned"
+    tuned = from_pretrained(run / "model")  # merged: a plain checkpoint of the same architecture
+    assert json.loads((run / "metrics.json").read_text())["training"]["spectral"] == "lora rank 2"
+    before, after = dict(pretrained.named_parameters()), dict(tuned.named_parameters())
+    assert before.keys() == after.keys()
+    # Each spectral weight moved by a rank <= 2 update per kept mode; the pointwise weights trained freely.
+    spectral = [name for name in after if name.endswith("spectral.weight")]
+    assert spectral
+    for name in spectral:
+        update = torch.view_as_complex((after[name] - before[name]).detach().contiguous())  # (*kept, in, out)
+        assert update.abs().max() > 0
+        # float32 rounding of W + A B (|W| ~ 1) leaves singular values ~3e-8: tolerances well above that
+        assert int(torch.linalg.matrix_rank(update.reshape(-1, *update.shape[-2:]), atol=1e-6, rtol=1e-3).max()) <= 2
+    assert finetune(stepper, tmp_path / "mine.npy", "--spectral", "lora", "--scratch", "--out", str(tmp_path / "bad")) != 0
+    assert "spectral='lora'" in capsys.readouterr().err

@@ -111,11 +111,11 @@ def _finetune_arrays(args: argparse.Namespace) -> int:
     from zoo.data.specs import ConfigError
     from zoo.train.arrays import METRICS_FILE, RUN_NAMES, finetune_on_arrays
 
-    if args.config or args.spectral or args.max_steps or args.out_dir:
-        raise ConfigError("--config, --spectral, --max-steps and --out-dir apply to data sets; with an array file use --epochs and --out")
+    if args.config or args.spectral_lr_scale or args.max_steps or args.out_dir:
+        raise ConfigError("--config, --spectral-lr-scale, --max-steps and --out-dir apply to data sets; with an array file use --epochs and --out")
     if args.eval_data is not None and len(args.eval_data) != 1:
         raise ConfigError("--eval-data: give one array file of test trajectories")
-    options = {"lr": args.lr, "batch_size": args.batch_size, "device": args.device}
+    options = {"lr": args.lr, "batch_size": args.batch_size, "device": args.device, "spectral": args.spectral, "lora_rank": args.lora_rank}
     metrics = finetune_on_arrays(
         args.source,
         args.data[0],

@@ -39,7 +39,9 @@ from zoo.models.multiphysics_stepper import MultiphysicsStepper, as_stepper
 from zoo.models.normalisation import normalised_to
 from zoo.models.registry import create_model
 from zoo.models.time_stepper import is_time_stepper
+from zoo.train.checkpoint import merged_copy
 from zoo.train.config import TrainConfig
+from zoo.train.finetune import finetuning_groups
 from zoo.train.objectives import Autoregressive
 from zoo.train.trainer import Trainer, seed_everything
 
@@ -67,6 +69,8 @@ def finetune_on_arrays(
     validation_steps: int | None = VALIDATION_STEPS,
     lr: float = 1e-3,
     batch_size: int = 16,
+    spectral: str = "train",
+    lora_rank: int = 4,
     device: str = "auto",
     resume: bool = False,
     progress: bool = True,
@@ -104,6 +108,11 @@ def finetune_on_arrays(
             any model decorrelate from the truth, and a metric near its saturation stops a barely
             trained model; several steps, so that an unstable stepper still shows.
         lr, batch_size: AdamW peak rate (cosine schedule over ``max_epochs``) and batch.
+        spectral, lora_rank: how the pretrained spectral weights adapt
+            (:func:`~zoo.train.finetune.finetuning_groups`): ``"train"`` (every weight trains),
+            ``"freeze"``, or ``"lora"`` (frozen, plus trainable rank-``lora_rank`` updates per
+            Fourier mode, merged into plain weights in the saved model); every other weight trains.
+            Not with ``scratch``.
         resume: continue an interrupted run from its latest checkpoint (same settings).
 
     Returns:
@@ -122,6 +131,8 @@ def finetune_on_arrays(
         )
     else:
         history = model.history
+    if scratch and spectral != "train":
+        raise ConfigError(f"spectral={spectral!r} adapts pretrained spectral weights: a scratch run trains them all (drop it)")
     if validation_steps is not None and validation_steps < 1:
         raise ConfigError(f"validation_steps={validation_steps}: give a positive rollout length, or None for whole trajectories")
     trajectories = _read_checked(data, key, fields, history, source)
@@ -185,6 +196,7 @@ def finetune_on_arrays(
         objective=Autoregressive(history, channels=channels),
         eval_data=[_rollout_windows(validation, history, validation_steps)],
         metadata=metadata,
+        param_groups=finetuning_groups(model, spectral=spectral, lora_rank=lora_rank),
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     trainer.fit(resume=resume)
@@ -227,6 +239,7 @@ def finetune_on_arrays(
             "steps_per_epoch": batches_per_epoch,
             "lr": lr,
             "schedule": "cosine over max_epochs, AdamW",
+            "spectral": spectral if spectral != "lora" else f"lora rank {lora_rank}",
         },
         "data": data_record,
         "compute": {
@@ -240,7 +253,7 @@ def finetune_on_arrays(
     }
     metadata = trainer.metadata()
     metadata["training"] = {**metadata["training"], "early_stopping": metrics["early_stopping"], "compute": metrics["compute"]}
-    save_pretrained(model, run / "model", metadata=metadata, evaluation=_evaluation(metrics, test_metrics))
+    save_pretrained(merged_copy(model) if spectral == "lora" else model, run / "model", metadata=metadata, evaluation=_evaluation(metrics, test_metrics))
     atomic_write_text(run / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     return metrics
 
