@@ -119,3 +119,14 @@ def test_bf16_rollout_error_against_float32_is_bounded_by_the_increments_error()
         for _ in range(steps):
             rounded = torch.cat([rounded[:, 1:], model(rounded).bfloat16().float()], 1)
     assert torch.linalg.vector_norm(rounded[:, -1] - exact[:, -1], dim=(1, 2)).gt(bound[:, -1]).all()
+
+
+def test_float64_models_are_left_alone_under_autocast():
+    # autocast never touches float64, and neither does the policy: same output, same dtype
+    torch.manual_seed(0)
+    model = FNO(3, 1, (4, 4), width=8, n_layers=2).double()
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    with autocast():
+        out = model(x)
+    assert out.dtype == torch.float64
+    assert torch.allclose(out, model(x), rtol=1e-12, atol=1e-12)

@@ -136,7 +136,7 @@ class SpectralConv(nn.Module):
         block moves its pointwise path's bias here).
         """
         check_field(x, self.in_channels, self.ndim, name="SpectralConv input")
-        if torch.is_autocast_enabled(x.device.type):
+        if torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64:  # autocast leaves float64 alone
             out = in_float32(self.forward, x, bias=bias)
             return out.to(torch.get_autocast_dtype(x.device.type))
         spatial = x.shape[2:]
