@@ -4,9 +4,10 @@
     .venv/bin/python benchmarks/mixed_precision.py --quick         # a smoke check (tiny sizes)
     python benchmarks/mixed_precision.py --device cuda             # on a GPU
 
-Three measurements, each float32 against ``torch.autocast(dtype=torch.bfloat16)`` (the spectral
-layers then transform with the truncated DFT as real bf16 GEMMs, float32 accumulation; see
-``zoo.layers.truncated_dft``):
+Three measurements, each float32 against ``torch.autocast(dtype=torch.bfloat16)`` under zoo's
+precision policy (``zoo.layers.precision``: the time stepper's state and update, the spectral
+layers' transforms and mode product and the FNO's lifting and projection compute in float32; the
+pointwise GEMMs and the residual stream of the Fourier blocks in bf16):
 
 * **accuracy**: the pretrained ``fno-ns2d-nu1e-3`` rolls out t = 11..50 from t = 1..10 on
   ``--samples`` held-out trajectories (``examples/held_out.py``: seed 0, samples from 1,000,000,

@@ -168,15 +168,17 @@ def test_half_precision_error_is_bounded_relative_to_float32(dtype, spatial):
         assert relative_l2(got, want) < HALF_BOUNDS[dtype]
 
 
-def test_autocast_runs_the_dft_path_in_bf16():
+@pytest.mark.parametrize("transform", ["auto", "dft"])
+def test_autocast_computes_the_layer_in_float32_and_rounds_only_its_output(transform):
+    # The precision policy (zoo.layers.precision): under autocast the layer is its float32 self,
+    # output rounded once to the autocast dtype, bf16 input included.
     torch.manual_seed(0)
-    layer = SpectralConv(8, 8, (6, 5))
-    x = torch.randn(2, 8, 30, 27)
+    layer = SpectralConv(8, 8, (6, 5), transform=transform)
+    x, bias = torch.randn(2, 8, 30, 27).bfloat16(), torch.randn(8)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert layer.resolve_transform(x) == "dft"
-        out = layer(x)
+        out = layer(x, bias=bias)
     assert out.dtype == torch.bfloat16
-    assert relative_l2(out, layer(x)) < HALF_BOUNDS[torch.bfloat16]
+    assert torch.equal(out, layer(x.float(), bias=bias).bfloat16())
 
 
 def test_unknown_transform_is_rejected():

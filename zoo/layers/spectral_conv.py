@@ -12,10 +12,12 @@ Every operator and Fourier mixer in `zoo` builds on :class:`SpectralConv`. Three
   axes (cuFFT and pocketfft disagree on such spectra, pytorch#154496). The gradients are pruned
   transforms too, and on CPU an axis with few kept modes is a GEMM with its DFT matrix
   (:mod:`zoo.layers.pruned_fft`).
-* Mixed precision and compilation use a second path, the truncated DFT as real GEMMs
+* Half precision and compilation use a second path, the truncated DFT as real GEMMs
   (:mod:`zoo.layers.truncated_dft`): there is no bf16 FFT, half-precision FFTs need powers of
   two, and ``torch.compile`` generates no code for complex tensors. ``transform="auto"`` takes it
-  for bf16/fp16 inputs, under autocast, and while compiling; float32 eager keeps the FFT path.
+  for bf16/fp16 inputs and while compiling; float32 eager keeps the FFT path. Under autocast the
+  layer computes in float32 and returns the autocast dtype (the precision policy,
+  :mod:`zoo.layers.precision`: bf16 transforms were the largest source of a rollout's error).
 * Weights are real tensors with a trailing ``(re, im)`` axis, laid out mode-major
   ``(*kept_modes, in_channels, out_channels, 2)`` so the contraction is one batched GEMM per mode
   and optimizers, AMP, DDP and checkpoints only ever see real parameters.
@@ -30,6 +32,7 @@ import torch
 from torch import nn
 
 from zoo.layers.mode_product import BACKENDS, mode_product, resolve_backend
+from zoo.layers.precision import in_float32
 from zoo.layers.pruned_fft import pruned_irfftn, pruned_rfftn
 from zoo.layers.truncated_dft import dft_preferred, mode_product_pairs, truncated_irdft, truncated_rdft
 from zoo.layers.validation import check_field
@@ -65,14 +68,15 @@ class SpectralConv(nn.Module):
             or ``"triton"`` (the fused kernels, opt-in; an error naming the reason when they cannot run).
         transform: ``"auto"``, ``"fft"`` (pruned FFTs, complex arithmetic, float32/float64) or
             ``"dft"`` (truncated DFT as real GEMMs in the input's dtype, float32 accumulation).
-            ``"auto"`` picks ``"dft"`` for bf16/fp16 inputs, under autocast and inside
-            ``torch.compile``, ``"fft"`` otherwise (and always with ``backend="triton"``).
+            ``"auto"`` picks ``"dft"`` for bf16/fp16 inputs and inside ``torch.compile``,
+            ``"fft"`` otherwise (and always with ``backend="triton"``). Under autocast the
+            layer runs in float32 (:mod:`zoo.layers.precision`), so ``"auto"`` picks as for float32.
 
     Shapes:
         input ``(B, in_channels, *spatial)`` with any spatial size, output
         ``(B, out_channels, *spatial)``, in the input's dtype (under autocast, the autocast dtype, as
-        a GEMM's output). On the ``"fft"`` path half-precision inputs are transformed in float32
-        (there is no bf16 FFT).
+        a GEMM's output, computed in float32). On the ``"fft"`` path half-precision inputs are
+        transformed in float32 (there is no bf16 FFT).
     """
 
     def __init__(
@@ -132,6 +136,9 @@ class SpectralConv(nn.Module):
         block moves its pointwise path's bias here).
         """
         check_field(x, self.in_channels, self.ndim, name="SpectralConv input")
+        if torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64:  # autocast leaves float64 alone
+            out = in_float32(self.forward, x, bias=bias)
+            return out.to(torch.get_autocast_dtype(x.device.type))
         spatial = x.shape[2:]
         if self.resolve_transform(x) == "dft":
             kept = self.kept_per_axis(spatial)
@@ -162,6 +169,8 @@ class SpectralConv(nn.Module):
             return self.transform_kind
         if self.backend == "triton":
             return "fft"
+        if torch.is_autocast_enabled(x.device.type):  # forward then runs in float32
+            return "dft" if torch.compiler.is_compiling() else "fft"
         return "dft" if dft_preferred(x) else "fft"
 
     def kept_per_axis(self, spatial: Sequence[int]) -> list[tuple[int, int]]:

@@ -10,6 +10,7 @@ from torch import nn
 
 from zoo.layers.activations import make_activation
 from zoo.layers.pointwise import ChannelMLP, PointwiseLinear, accumulate_pointwise
+from zoo.layers.precision import in_float32
 from zoo.layers.spectral_conv import SpectralConv
 from zoo.layers.validation import check_model_input
 from zoo.models.registry import register_model
@@ -94,6 +95,8 @@ class FNO(nn.Module):
         backend: mode-product backend of every :class:`SpectralConv`.
 
     Shapes: ``(B, in_channels, *spatial) -> (B, out_channels, *spatial)`` at any grid size.
+    Under autocast the lifting, the projection and the spectral layers compute in float32 and the
+    output is float32 (:mod:`zoo.layers.precision`).
     """
 
     def __init__(
@@ -149,7 +152,9 @@ class FNO(nn.Module):
         if self.grid_features:
             grid = grid_coordinates(spatial, device=x.device, dtype=x.dtype)
             x = torch.cat([x, grid.expand(x.shape[0], *grid.shape)], dim=1)
-        h = self.lifting(x)
+        # The layers that read the physical input and write the prediction stay float32 under
+        # autocast (zoo.layers.precision): their bf16 rounding compounds over a rollout.
+        h = in_float32(self.lifting, x)
         pads = [int(round(self.domain_padding * n)) for n in spatial]
         if any(pads):
             h = F.pad(h, [p for pad in reversed(pads) for p in (0, pad)])
@@ -157,4 +162,4 @@ class FNO(nn.Module):
             h = block(h)
         if any(pads):
             h = h[(..., *(slice(0, n) for n in spatial))]
-        return self.projection(h)
+        return in_float32(self.projection, h)

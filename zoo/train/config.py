@@ -58,8 +58,8 @@ class TrainConfig:
     ``"step"`` (``gamma`` every ``step_size`` steps) or ``"constant"`` after ``warmup_steps`` of
     linear warm-up, never below ``min_lr_factor * lr`` (cosine, step); ``grad_clip`` caps the
     global gradient norm (``None``: no clipping). ``batch_size`` is the global batch, split evenly
-    over processes. ``precision="bf16"`` runs the forward pass under bf16 autocast (spectral
-    transforms run the truncated DFT in bf16). ``compile``: ``"on"`` trains ``torch.compile(model)``,
+    over processes. ``precision="bf16"`` runs the forward pass under bf16 autocast, with zoo's
+    precision policy (:mod:`zoo.layers.precision`: what the models keep in float32). ``compile``: ``"on"`` trains ``torch.compile(model)``,
     ``"off"`` the eager model, ``"auto"`` (default) measures both on the first batch and takes the
     faster and repays compiling, in runs of at least 500 steps and an hour of eager steps (:mod:`zoo.train.compile_choice`; the decision and its
     timings go to the metrics log as a ``"compile"`` record). ``true``/``false`` mean on/off.
