@@ -199,6 +199,6 @@ def darcy_fno_recipe() -> Recipe:
     ``DARCY_FNO_SPLITS``; ``python recipes/darcy_fno_data.py`` generates them (resumable).
     """
     recipe = darcy_recipe(resolution=DARCY_FNO_NODES, high=12.0, low=3.0, forcing=1.0, alpha=2.0, tau=3.0)
-    grids = {str(grid): f"every {stride}th node of the {DARCY_FNO_NODES}-node solve" if stride > 1 else "as solved"
+    grids = {str(grid): f"nodes 0, {stride}, {2 * stride}, ... of the {DARCY_FNO_NODES}-node solve" if stride > 1 else "as solved"
              for grid, stride in DARCY_FNO_GRIDS.items()}
     return replace(recipe, description={**recipe.description, "grids": grids, "splits": DARCY_FNO_SPLITS})
