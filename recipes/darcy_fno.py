@@ -123,8 +123,10 @@ def train(args: argparse.Namespace) -> dict:
     train_set = pairs(args.data / "train", args.stride)
     validation = pairs(args.data / "validation", args.stride)
     model = build_model(train_set, modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
-    data = DihedralAugmented(train_set) if args.augment else train_set
-    batches_per_epoch = len(train_set) / args.batch
+    # One dataset per training grid (the trainer draws each batch from one grid).
+    grids = [train_set, *(pairs(args.data / "train", stride) for stride in args.coarse_strides)]
+    data = [DihedralAugmented(grid) if args.augment else grid for grid in grids]
+    batches_per_epoch = len(grids) * len(train_set) / args.batch
     steps = max(1, round(args.epochs * batches_per_epoch))
     config = TrainConfig(
         max_steps=steps, batch_size=args.batch, lr=args.lr, weight_decay=args.weight_decay, schedule="cosine", grad_clip=None,
@@ -135,7 +137,7 @@ def train(args: argparse.Namespace) -> dict:
     )
     trainer = Trainer(model, data, config, eval_data=validation)
     if args.time_epoch:
-        return time_epoch(trainer, data, args)
+        return time_epoch(trainer, data[0], args)
     began = time.perf_counter()
     trainer.fit(resume=args.resume)
     seconds = time.perf_counter() - began
@@ -143,7 +145,7 @@ def train(args: argparse.Namespace) -> dict:
     strides = [s for s in TEST_STRIDES if (nodes - 1) % s == 0]
     results = {
         "protocol": {"data": str(args.data), "train_samples": len(train_set), "validation_samples": len(validation),
-                     "train_grid": list(train_set[0][0].shape[-2:]), "augmentation": "D4 (8 symmetries of the square)" if args.augment else "none",
+                     "train_grids": [list(grid[0][0].shape[-2:]) for grid in grids], "augmentation": "D4 (8 symmetries of the square)" if args.augment else "none",
                      "metric": "relative L2 per sample, mean and 95% percentile bootstrap interval (2000 resamples)",
                      "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}},
         "early_stopping": trainer.early_stopping,
@@ -193,6 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="train on the samples as they are")
+    parser.add_argument("--coarse-strides", type=int, nargs="*", default=[],
+                        help="also train on these coarser grids, e.g. 28 14 (16 and 31 nodes), for the coarse-grid goals")
     parser.add_argument("--eval-every", type=float, default=1, help="epochs between validations (100 samples: ~3%% of an epoch's cost)")
     parser.add_argument("--patience", type=int, default=50, help="validations without improvement before stopping")
     parser.add_argument("--modes", type=int, default=12)

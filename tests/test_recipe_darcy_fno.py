@@ -16,10 +16,11 @@ def load_recipe():
 
 def test_darcy_fno_recipe_quick_trains_validates_and_tests_every_grid(tmp_path):
     recipe = load_recipe()
-    argv = ["--quick", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")]
+    argv = ["--quick", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--coarse-strides", "4"]
     results = recipe.main(argv)
-    # 6 training samples, batch 2: 3 steps an epoch, 4 epochs, validated every epoch and at the start.
-    assert results["steps"] == 12 and results["protocol"]["augmentation"].startswith("D4")
+    # 6 training samples on 2 grids, batch 2: 6 steps an epoch, 4 epochs, validated every epoch and at the start.
+    assert results["steps"] == 24 and results["protocol"]["augmentation"].startswith("D4")
+    assert results["protocol"]["train_grids"] == [[13, 13], [16, 16]]
     assert results["curves"]["validation"]["epoch"] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert results["curves"]["train"]["epoch"] == [1, 2, 3, 4]
     # The quick data has 61 nodes: training every 5th (13), tests every 5th, 3rd, 2nd node and all.
@@ -29,7 +30,7 @@ def test_darcy_fno_recipe_quick_trains_validates_and_tests_every_grid(tmp_path):
         low, high = r["metrics"]["relative_l2_ci95"]
         assert 0 < low <= r["metrics"]["relative_l2"] <= high
     assert (tmp_path / "run" / "plots" / "curves.png").is_file()
-    assert json.loads((tmp_path / "run" / "evaluation.json").read_text())["steps"] == 12
+    assert json.loads((tmp_path / "run" / "evaluation.json").read_text())["steps"] == 24
     # A finished run resumes to its end at once, with the same best validation error.
     resumed = recipe.main([*argv, "--resume"])
-    assert resumed["steps"] == 12 and resumed["early_stopping"]["best"] == results["early_stopping"]["best"]
+    assert resumed["steps"] == 24 and resumed["early_stopping"]["best"] == results["early_stopping"]["best"]

@@ -6,7 +6,7 @@ the two nodes, as the FNO paper's ``solve_gwf``): second order for smooth ``a``,
 so it stays meaningful for the piecewise-constant coefficients of the benchmark. Each sample is
 one sparse direct solve (SuperLU via scipy) with the minimum-degree ordering of ``A + A^T``: the
 matrix is symmetric, and that ordering fills the LU factors less than SuperLU's default (COLAMD,
-made for unsymmetric matrices), 25-35% faster at 211 and 421 nodes (BENCHMARKS.md).
+made for unsymmetric matrices): 1.3x less CPU time at 421 nodes, 1.06x at 211 (BENCHMARKS.md).
 
 The scheme is exactly equivariant under the eight symmetries of the square (reflections and the
 transpose act on nodes, faces and the stencil alike), as the continuous problem is for a constant
