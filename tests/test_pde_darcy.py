@@ -79,10 +79,12 @@ def test_reflections_and_transpose_of_the_coefficient_reflect_and_transpose_the_
         assert torch.allclose(darcy_2d(symmetry(a), 1.0), symmetry(u), rtol=0, atol=1e-13)
 
 
-def test_refining_the_grid_shrinks_the_change_of_the_solution_at_first_order_or_better():
+def test_refining_the_grid_shrinks_the_change_of_the_solution():
     # A two-valued coefficient with curved interfaces, 12 / 3 as in the FNO benchmark, sampled at
     # each grid's nodes: solutions on n and 2n - 1 nodes, compared at the common nodes, must
     # approach each other as the grid refines (the refinement check behind solving at 421 nodes).
+    # Interfaces cut the cells, so convergence is about first order: the changes shrink 1.6x and
+    # 1.8x per halving here (2x would be first order), 2.8x from 129 to 257 nodes.
     def coefficient(n):
         x = np.linspace(0, 1, n)
         X, Y = np.meshgrid(x, x, indexing="ij")
