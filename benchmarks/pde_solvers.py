@@ -9,6 +9,9 @@ Navier-Stokes (nu = 1e-3, FNO forcing, GRF initial vorticity, 64x64, t = 10):
   * 64x64 vs 128x128 (same initial field, spectrally truncated) at t = 1..10;
   * speed: trajectory-time-units per second, zoo's default step vs the paper's scheme and step.
 Burgers (Cole-Hopf exact solution) and Darcy (manufactured solution): error and observed order.
+Darcy in the FNO paper's setting (12 / 3 coefficient at 211 and 421 nodes): CPU seconds of one solve
+with zoo's ordering (minimum degree on A + A^T) against SuperLU's default (COLAMD), interleaved.
+(``--darcy-only`` runs only the Darcy parts.)
 """
 
 from __future__ import annotations
@@ -127,12 +130,45 @@ def darcy():
         previous = error
 
 
+def darcy_ordering(samples: int) -> None:
+    """CPU seconds per FNO-setting Darcy solve, zoo's ordering against COLAMD on the same coefficients."""
+    import scipy.sparse.linalg
+
+    from zoo.data.generate import sample_generators
+    from zoo.pde.darcy import threshold_coefficient
+
+    print("## Darcy, FNO setting: CPU seconds per solve (one process; each coefficient solved with both orderings in turn)")
+    original = scipy.sparse.linalg.spsolve
+
+    def colamd(matrix, rhs, permc_spec=None):
+        return original(matrix, rhs, permc_spec="COLAMD")
+
+    for nodes in (211, 421):
+        seconds: dict[str, list[float]] = {"zoo (MMD_AT_PLUS_A)": [], "COLAMD": []}
+        for generator in sample_generators(3, 0, samples):
+            a = threshold_coefficient(1, nodes, generator=generator)
+            for name in seconds:
+                scipy.sparse.linalg.spsolve = colamd if name == "COLAMD" else original
+                try:
+                    start = time.process_time()
+                    darcy_2d(a, 1.0)
+                    seconds[name].append(time.process_time() - start)
+                finally:
+                    scipy.sparse.linalg.spsolve = original
+        zoo_s, colamd_s = (np.median(v) for v in seconds.values())
+        print(f"n={nodes}: zoo {zoo_s:.2f} s, COLAMD {colamd_s:.2f} s (medians of {samples}); COLAMD / zoo {colamd_s / zoo_s:.2f}")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--darcy-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    burgers()
+    if not args.darcy_only:
+        burgers()
     darcy()
-    navier_stokes(args.quick)
+    darcy_ordering(1 if args.quick else 3)
+    if not args.darcy_only:
+        navier_stokes(args.quick)

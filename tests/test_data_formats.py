@@ -173,3 +173,16 @@ def test_subsampling_takes_every_kth_point_like_the_fno_convention():
 def test_describe_reports_shapes_and_channels():
     summary = describe(bundled_path("darcy_train_16.pt"))
     assert summary["trajectories"] == [1000, 1, 1, 16, 16] and summary["static_channels"] == ["a"]
+
+
+def test_zoo_data_subsampled_shard_by_shard_equals_subsampled_whole(tmp_path):
+    from zoo.data.equations import darcy_recipe
+    from zoo.data.generate import generate
+
+    generate(tmp_path / "d", darcy_recipe(resolution=21), samples=5, seed=0, shard_size=2, progress=False)
+    whole = load_fields(tmp_path / "d")
+    for samples in (None, (1, 4)):
+        part = whole if samples is None else whole.select(samples=slice(*samples))
+        read = load_fields(tmp_path / "d", samples=samples, subsample=5)
+        assert read.spatial_shape == (5, 5)
+        assert torch.equal(read.trajectories, part.subsample(5).trajectories) and torch.equal(read.static, part.subsample(5).static)

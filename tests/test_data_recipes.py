@@ -1,5 +1,7 @@
 """Each recipe's stored fields are its solver applied to its stored inputs."""
 
+import itertools
+
 import pytest
 import torch
 
@@ -46,10 +48,11 @@ def test_darcy_fno_grids_are_exact_subsamples_of_the_421_node_solve():
     assert set(description["grids"]) == {"85", "141", "211", "421"}
 
 
-def test_darcy_fno_train_and_test_draw_disjoint_samples():
+def test_darcy_fno_splits_draw_disjoint_samples():
     from zoo.data.equations import DARCY_FNO_SPLITS
     from zoo.data.generate import sample_seed
 
     seeds = {name: {sample_seed(split["seed"], i) for i in range(split["samples"])} for name, split in DARCY_FNO_SPLITS.items()}
-    assert [len(s) for s in seeds.values()] == [1000, 200]
-    assert not seeds["train"] & seeds["test"]
+    assert {name: len(s) for name, s in seeds.items()} == {"train": 1000, "validation": 100, "test": 200}
+    for first, second in itertools.combinations(seeds, 2):
+        assert not seeds[first] & seeds[second], (first, second)

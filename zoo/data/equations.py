@@ -180,19 +180,25 @@ def darcy_recipe(
 # coarser grids are every k-th node of that solve, as the paper's 85, 141 and 211 grids are.
 DARCY_FNO_NODES = 421
 DARCY_FNO_GRIDS = {85: 5, 141: 3, 211: 2, 421: 1}  # stored grid -> stride into the 421-node solve
-DARCY_FNO_SPLITS = {"train": {"samples": 1000, "seed": 0}, "test": {"samples": 200, "seed": 1}}
+# The paper's 1000 training and (here) 200 test samples, plus 100 validation samples for early
+# stopping, so that training uses all 1000 as the paper does and the test set is never looked at.
+# Each split is a data set of its own root seed: sample i of split s has the 32-bit seed
+# sample_seed(seed_s, i), and the three seed intervals are disjoint (tests/test_data_recipes.py).
+DARCY_FNO_SPLITS = {
+    "train": {"samples": 1000, "seed": 0},
+    "validation": {"samples": 100, "seed": 2},
+    "test": {"samples": 200, "seed": 1},
+}
 
 
 def darcy_fno_recipe() -> Recipe:
     """The FNO paper's Darcy data: :func:`darcy_recipe` on 421 x 421 nodes with the paper's law.
 
     Stores ``coefficient (n, 421, 421)`` and ``pressure (n, 1, 421, 421)``; grid ``g`` of
-    ``DARCY_FNO_GRIDS`` is ``load_fields(path).subsample(DARCY_FNO_GRIDS[g])``. Splits and seeds:
-    ``DARCY_FNO_SPLITS`` (disjoint sample seeds), e.g.
-    ``zoo data generate darcy --resolution 421 --samples 1000 --seed 0 data/darcy-fno/train``
-    and ``... --samples 200 --seed 1 data/darcy-fno/test``.
+    ``DARCY_FNO_GRIDS`` is ``load_fields(path, subsample=DARCY_FNO_GRIDS[g])``. Splits and seeds:
+    ``DARCY_FNO_SPLITS``; ``python recipes/darcy_fno_data.py`` generates them (resumable).
     """
     recipe = darcy_recipe(resolution=DARCY_FNO_NODES, high=12.0, low=3.0, forcing=1.0, alpha=2.0, tau=3.0)
-    grids = {str(grid): f"every {stride}th node of the {DARCY_FNO_NODES}-node solve" if stride > 1 else "as solved"
+    grids = {str(grid): f"nodes 0, {stride}, {2 * stride}, ... of the {DARCY_FNO_NODES}-node solve" if stride > 1 else "as solved"
              for grid, stride in DARCY_FNO_GRIDS.items()}
     return replace(recipe, description={**recipe.description, "grids": grids, "splits": DARCY_FNO_SPLITS})

@@ -1,0 +1,221 @@
+"""Train an FNO on Darcy flow in the FNO paper's setting (issue #18 item 1): a -> u at 85 x 85, tested at 85 to 421.
+
+    python recipes/darcy_fno.py [--resume] [--epochs 500] [--weight-decay 1e-4] [--no-augment]
+    python recipes/darcy_fno.py --time-epoch          # time a few steps, print the cost of one epoch
+    python recipes/darcy_fno.py --quick --data DIR --out DIR   # seconds: tiny data and model (the test)
+
+Data: ``recipes/darcy_fno_data.py`` (421-node solves; train 1000 / validation 100 / test 200, disjoint
+seeds). The model is the paper's FNO-2D: modes 12, width 32, 4 Fourier layers, coordinates appended
+to the input, about 10% zero padding for the non-periodic problem (the paper pads 9 of 85 points),
+inside a ``FieldOperator`` holding the training set's per-channel statistics. Training:
+
+* AdamW, lr 1e-3, cosine to 0 over ``--epochs`` (the paper: Adam, weight decay 1e-4, lr halved every
+  100 of 500 epochs, batch 20), relative L2 loss, batch 20;
+* augmentation by the square's symmetries (``zoo.data.symmetries``): with f = 1 and u = 0 on the
+  whole boundary the equation is invariant under the 4 reflections and 4 rotations of the square,
+  and so is the coefficient law, so each training pair gives 8 valid, in-distribution pairs
+  (``tests/test_pde_darcy.py`` checks the solver maps a reflected coefficient to the reflected
+  solution). An epoch is one pass over the 1000 samples (1000 of the 8000 augmented pairs);
+* early stopping on the validation split at the training grid: evaluated every ``--eval-every``
+  epochs, stopped after ``--patience`` evaluations without improvement, best weights kept;
+* everything resumable (checkpoints every 5 epochs; ``--resume`` continues ``runs/darcy-fno`` bit for bit).
+
+At the end: the test split at 85, 141, 211, 421 (zero-shot above 85) and at the coarse grids 16 and
+31 (every 28th and 14th node; 32 is no subsample of 421), each with a 95% bootstrap interval over
+the test samples, in ``OUT/evaluation.json``; the training curve (training loss, on augmented pairs,
+and validation error per epoch) in ``OUT/plots/curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from zoo.data import OperatorPairs, load_fields
+from zoo.data.equations import DARCY_FNO_GRIDS, DARCY_FNO_SPLITS, darcy_recipe
+from zoo.data.generate import generate
+from zoo.data.symmetries import DihedralAugmented
+from zoo.eval.bootstrap import bootstrap_interval
+from zoo.eval.plots import plot_curves
+from zoo.files import atomic_write_text
+from zoo.losses import relative_l2
+from zoo.models import FieldOperator
+from zoo.train import TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("ZOO_DATA", "/work/data")) / "darcy" / "fno-paper"
+# Test grids as strides into the 421-node solve: the paper's 85, 141, 211, 421, and the coarse 16
+# and 31 nodes (every 28th and 14th node; 32 nodes are no subsample of 421).
+TEST_STRIDES = (*DARCY_FNO_GRIDS.values(), 28, 14)
+
+
+def pairs(directory: Path, stride: int, samples: tuple[int, int] | None = None) -> OperatorPairs:
+    """Coefficient -> pressure pairs ``((1, n, n), (1, n, n))`` on every ``stride``-th node."""
+    data = load_fields(directory, samples=samples, subsample=stride)
+    return OperatorPairs(data, input_times=[], target_times=[0], include_static=True)
+
+
+def stacked(dataset: OperatorPairs) -> tuple[torch.Tensor, torch.Tensor]:
+    inputs, targets = zip(*(dataset[i] for i in range(len(dataset))))
+    return torch.stack(inputs), torch.stack(targets)
+
+
+def build_model(train_set: OperatorPairs, *, modes: int, width: int, layers: int, padding: float) -> FieldOperator:
+    a, u = stacked(train_set)
+    return FieldOperator(
+        {"architecture": "FNO", "config": {"in_channels": 1, "out_channels": 1, "modes": [modes, modes], "width": width,
+                                            "n_layers": layers, "domain_padding": padding}},
+        input_mean=[round(float(a.mean()), 6)], input_std=[round(float(a.std()), 6)],
+        output_mean=[round(float(u.mean()), 6)], output_std=[round(float(u.std()), 6)],
+    )
+
+
+@torch.no_grad()
+def errors_at_grids(model: torch.nn.Module, directory: Path, strides: list[int], batch: int, samples: tuple[int, int] | None = None) -> list[dict]:
+    """Relative L2 per sample at each grid (every ``stride``-th node): mean and 95% bootstrap interval.
+
+    ``batch`` is the batch at 85 x 85; finer grids take as many grid points per batch.
+    """
+    model.eval()
+    results = []
+    for stride in strides:
+        inputs, truth = stacked(pairs(directory, stride, samples))
+        batch = max(1, batch * 85**2 // inputs[0].numel())
+        errors = torch.cat([relative_l2(model(inputs[i : i + batch]), truth[i : i + batch], reduction="none")
+                            for i in range(0, len(inputs), batch)])
+        low, high = bootstrap_interval(errors)
+        grid = "x".join(map(str, inputs.shape[-2:]))
+        results.append({"grid": list(inputs.shape[-2:]), "stride": stride, "samples": len(errors),
+                        "metrics": {"relative_l2": round(float(errors.mean()), 5), "relative_l2_ci95": [round(low, 5), round(high, 5)]}})
+        print(f"{directory.name} {grid}: relative L2 {float(errors.mean()):.4f} [{low:.4f}, {high:.4f}] over {len(errors)} samples", flush=True)
+    return results
+
+
+def curves(out: Path, batches_per_epoch: float) -> dict:
+    """Per-epoch training loss (mean over the epoch's logged steps) and validation error, plotted."""
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    train: dict[int, list[float]] = {}
+    for r in records:
+        if r["split"] == "train" and "loss" in r:
+            train.setdefault(math.ceil(r["step"] / batches_per_epoch), []).append(r["loss"])
+    validation = [(r["step"] / batches_per_epoch, r["relative_l2"]) for r in records if r["split"] == "eval" and "relative_l2" in r]
+    result = {"train": {"epoch": sorted(train), "loss": [sum(v) / len(v) for _, v in sorted(train.items())]},
+              "validation": {"epoch": [e for e, _ in validation], "relative_l2": [v for _, v in validation]}}
+    plot_curves({"training loss (augmented pairs)": (result["train"]["epoch"], result["train"]["loss"]),
+                 "validation relative L2": (result["validation"]["epoch"], result["validation"]["relative_l2"])},
+                out / "plots" / "curves.png", xlabel="epoch", ylabel="relative L2", logy=True, title="Darcy, FNO paper setting")
+    return result
+
+
+def quick_data(root: Path) -> None:
+    """Tiny stand-ins for the three splits: 61 nodes (60 = 2^2 3 5, so strides 2, 3, 5 keep the boundary)."""
+    for split, (samples, seed) in {"train": (6, 0), "validation": (2, 2), "test": (3, 1)}.items():
+        generate(root / split, darcy_recipe(resolution=61), samples=samples, seed=seed, shard_size=4, progress=False)
+
+
+def train(args: argparse.Namespace) -> dict:
+    train_set = pairs(args.data / "train", args.stride)
+    validation = pairs(args.data / "validation", args.stride)
+    model = build_model(train_set, modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
+    # One dataset per training grid (the trainer draws each batch from one grid).
+    grids = [train_set, *(pairs(args.data / "train", stride) for stride in args.coarse_strides)]
+    data = [DihedralAugmented(grid) if args.augment else grid for grid in grids]
+    batches_per_epoch = len(grids) * len(train_set) / args.batch
+    steps = max(1, round(args.epochs * batches_per_epoch))
+    config = TrainConfig(
+        max_steps=steps, batch_size=args.batch, lr=args.lr, weight_decay=args.weight_decay, schedule="cosine", grad_clip=None,
+        log_every=max(1, round(batches_per_epoch / 5)), eval_every=max(1, round(args.eval_every * batches_per_epoch)),
+        checkpoint_every=max(1, round(5 * batches_per_epoch)), early_stopping_patience=args.patience,
+        eval_batch_size=args.batch, compile="off" if args.quick or args.time_epoch else "auto", seed=args.seed,
+        out_dir=str(args.out), progress=not args.quick,
+    )
+    trainer = Trainer(model, data, config, eval_data=validation)
+    if args.time_epoch:
+        return time_epoch(trainer, data[0], args)
+    began = time.perf_counter()
+    trainer.fit(resume=args.resume)
+    seconds = time.perf_counter() - began
+    nodes = train_set.data.metadata["grid"]["shape"][-1]  # of the stored data (421; 61 for --quick)
+    strides = [s for s in TEST_STRIDES if (nodes - 1) % s == 0]
+    results = {
+        "protocol": {"data": str(args.data), "train_samples": len(train_set), "validation_samples": len(validation),
+                     "train_grids": [list(grid[0][0].shape[-2:]) for grid in grids], "augmentation": "D4 (8 symmetries of the square)" if args.augment else "none",
+                     "metric": "relative L2 per sample, mean and 95% percentile bootstrap interval (2000 resamples)",
+                     "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}},
+        "early_stopping": trainer.early_stopping,
+        "steps": trainer.step, "epochs": round(trainer.step / batches_per_epoch, 2), "wall_seconds_this_call": round(seconds, 1),
+        "curves": curves(args.out, batches_per_epoch),
+        # The first 200 training samples, unaugmented, beside the test: the gap is the overfitting.
+        "train_error": errors_at_grids(model, args.data / "train", [args.stride], args.batch, (0, min(200, len(train_set)))),
+        "test": errors_at_grids(model, args.data / "test", strides, args.batch),
+    }
+    atomic_write_text(args.out / "evaluation.json", json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def time_epoch(trainer: Trainer, data, args: argparse.Namespace) -> dict:
+    """Median seconds of a training step (after 2 untimed ones) and the epoch of 1000 samples they imply.
+
+    Any data at the training grid times the same (e.g. a small set solved at 85 nodes, ``--stride 1``).
+    """
+    loader = torch.utils.data.DataLoader(data, batch_size=args.batch, shuffle=True, generator=torch.Generator().manual_seed(0))
+    wall, cpu = [], []
+    for batch in loader:
+        began, began_cpu = time.perf_counter(), time.process_time()
+        trainer.train_step(batch)
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
+        if len(wall) == args.time_steps + 2:
+            break
+    # CPU time of this one-thread process is what a step costs on a core of its own; the wall time
+    # on this shared machine is that divided by the share of a core the process got.
+    epoch = DARCY_FNO_SPLITS["train"]["samples"] / args.batch
+    median = {name: sorted(t[2:])[len(t[2:]) // 2] for name, t in (("wall", wall), ("cpu", cpu))}
+    result = {"seconds_per_step": {k: round(v, 4) for k, v in median.items()}, "seconds_per_epoch": {k: round(v * epoch, 1) for k, v in median.items()},
+              "steps_timed": len(wall) - 2, "cpu_step_range": [round(min(cpu[2:]), 4), round(max(cpu[2:]), 4)], "batch": args.batch,
+              "grid": list(data[0][0].shape[-2:]), "threads": torch.get_num_threads(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "darcy-fno")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--stride", type=int, default=DARCY_FNO_GRIDS[85], help="training grid: every k-th node of the data (5: 85 x 85)")
+    parser.add_argument("--epochs", type=float, default=500, help="passes over the training samples (each a random eighth of the augmented pairs)")
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
+    parser.add_argument("--no-augment", dest="augment", action="store_false", help="train on the samples as they are")
+    parser.add_argument("--coarse-strides", type=int, nargs="*", default=[],
+                        help="also train on these coarser grids, e.g. 28 14 (16 and 31 nodes), for the coarse-grid goals")
+    parser.add_argument("--eval-every", type=float, default=1, help="epochs between validations (100 samples: ~3%% of an epoch's cost)")
+    parser.add_argument("--patience", type=int, default=50, help="validations without improvement before stopping")
+    parser.add_argument("--modes", type=int, default=12)
+    parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--padding", type=float, default=0.1, help="zero padding, fraction of each axis")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--time-epoch", action="store_true", help="only time training steps and print the cost of an epoch")
+    parser.add_argument("--time-steps", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="tiny data and model, a few steps (for the tests)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        quick_data(args.data)
+        args.epochs, args.batch, args.eval_every, args.patience = 4, 2, 1, 2
+        args.modes, args.width, args.layers, args.time_steps = 3, 4, 2, 2
+    return train(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""recipes/darcy_fno.py --quick: augmented training with early stopping, curves, zero-shot test grids, resume."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "darcy_fno.py"
+
+
+def load_recipe():
+    spec = importlib.util.spec_from_file_location("darcy_fno_recipe", RECIPE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_darcy_fno_recipe_quick_trains_validates_and_tests_every_grid(tmp_path):
+    recipe = load_recipe()
+    argv = ["--quick", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--coarse-strides", "4"]
+    results = recipe.main(argv)
+    # 6 training samples on 2 grids, batch 2: 6 steps an epoch, 4 epochs, validated every epoch and at the start.
+    assert results["steps"] == 24 and results["protocol"]["augmentation"].startswith("D4")
+    assert results["protocol"]["train_grids"] == [[13, 13], [16, 16]]
+    assert results["curves"]["validation"]["epoch"] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert results["curves"]["train"]["epoch"] == [1, 2, 3, 4]
+    # The quick data has 61 nodes: training every 5th (13), tests every 5th, 3rd, 2nd node and all.
+    assert [r["grid"] for r in results["test"]] == [[13, 13], [21, 21], [31, 31], [61, 61]]
+    assert results["train_error"][0]["samples"] == 6 and all(r["samples"] == 3 for r in results["test"])
+    for r in results["test"]:
+        low, high = r["metrics"]["relative_l2_ci95"]
+        assert 0 < low <= r["metrics"]["relative_l2"] <= high
+    assert (tmp_path / "run" / "plots" / "curves.png").is_file()
+    assert json.loads((tmp_path / "run" / "evaluation.json").read_text())["steps"] == 24
+    # A finished run resumes to its end at once, with the same best validation error.
+    resumed = recipe.main([*argv, "--resume"])
+    assert resumed["steps"] == 24 and resumed["early_stopping"]["best"] == results["early_stopping"]["best"]
