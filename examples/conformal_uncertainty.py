@@ -33,7 +33,11 @@ fraction of test (function, step, channel) groups with >= 90% of the grid inside
 half-width relative to the rms of the truth, the correlation of band width with the actual error,
 the seconds each stage took, and (without a width model) the spread of these coverages over random
 re-splits of the pooled calibration and test functions: one split's figure is one draw of it.
-Results of the full run: BENCHMARKS.md ("Conformal bands for any operator").
+Results of the full run: BENCHMARKS.md ("Conformal bands for any operator"). Case ``transfer``
+measured 2026-12-07 (seed 0, one thread; 134 calibration, 32 test functions, 17 steps): coverage
+46.3/78.3/89.5/95.2% at 50/80/90/95% (worst step off by 5.5/3.8/2.2/1.0 points), 50.1/80.4/90.5/95.6%
++- 2.7/1.4/0.9/0.6 over 100 re-splits; domain mode 92.2% of (function, step, field) groups with
+>= 90% inside; 90% half-width 0.37 of the truth's rms; the fine-tuned model's rollout error 0.241.
 
     python examples/conformal_uncertainty.py                      # full run (about an hour on one loaded core)
     python examples/conformal_uncertainty.py --cases transfer     # one case
@@ -315,7 +319,7 @@ def resplit_coverage(calibration: Predictions, test: Predictions, levels: tuple[
         for level in levels:
             inside = (held <= pointwise_quantile(scores[order[:n]], level)).double()
             coverage[level].append(float(inside.mean()))
-            worst[level].append(float((inside.mean((0, 2, 3, 4)) - level).abs().max()))
+            worst[level].append(float((inside.movedim(1, 0).flatten(1).mean(1) - level).abs().max()))
     return {"repeats": repeats, "calibration_functions": n, "test_functions": m, "seed": seed, "levels": {
         f"{level:g}": {"coverage_mean": float(np.mean(coverage[level])), "coverage_sd": float(np.std(coverage[level])),
                        "worst_step_deviation_median": float(np.median(worst[level])),
