@@ -68,6 +68,7 @@ from zoo.eval.conformal import (
     Predictions,
     band_metrics,
     conformalize,
+    domain_quantile,
     pointwise_quantile,
     predict,
     with_width,
@@ -282,7 +283,7 @@ def transfer_case(args, setting: Setting) -> tuple[dict[str, Any], dict[str, Any
     model = zoo.from_pretrained(run / "finetuned" / "model").eval()
     calibration = train.trajectories[transfer.finetune:]
     result, runs = calibrated_case(transfer.system, model, calibration, test.trajectories, setting)
-    result["resplits"] = resplit_coverage(runs["calibration"], runs["plain"][1], setting.levels, setting.resplits, args.seed)
+    result["resplits"] = resplit_coverage(runs["calibration"], runs["plain"][1], setting, args.seed)
     result["checkpoint"] = checkpoint_record(transfer.source)
     result["finetuning"] = {key: finetuning[key] for key in ("training", "early_stopping", "validation", "compute")}
     result["finetuning"]["test_step_10_relative_l2"] = finetuning["test"].get("step_10_relative_l2")
@@ -300,31 +301,39 @@ def transfer_case(args, setting: Setting) -> tuple[dict[str, Any], dict[str, Any
     return result, runs
 
 
-def resplit_coverage(calibration: Predictions, test: Predictions, levels: tuple[float, ...], repeats: int,
-                     seed: int) -> dict[str, Any]:
-    """Coverage over ``repeats`` random re-splits of the pooled calibration and test functions (same sizes).
+def resplit_coverage(calibration: Predictions, test: Predictions, setting: Setting, seed: int) -> dict[str, Any]:
+    """Coverage over ``setting.resplits`` random re-splits of the pooled calibration and test functions (same sizes).
 
     One split's figure carries the chance of which functions calibrate and which test; the re-splits
     show its spread (bands without a width model, ``per=("step", "channel")``; scores ``|error|``, so
-    a test value lies inside exactly when its score is at most the band's factor).
+    a test value lies inside exactly when its score is at most the band's factor). Also the domain
+    mode's pass rate: the fraction of test (function, step, channel) groups with a fraction
+    ``>= level`` of their grid inside (UQNO's guarantee asks ``>= 1 - delta`` in expectation).
     """
     scores = torch.cat([(run.truth - run.mean).abs() for run in (calibration, test)])
     n, m = calibration.mean.shape[0], test.mean.shape[0]
+    domain_level = max(level for level in setting.levels if level <= 0.9)
     generator = torch.Generator().manual_seed(seed)
-    coverage = {level: [] for level in levels}
-    worst = {level: [] for level in levels}
-    for _ in range(repeats):
+    coverage = {level: [] for level in setting.levels}
+    worst = {level: [] for level in setting.levels}
+    passed = []
+    for _ in range(setting.resplits):
         order = torch.randperm(n + m, generator=generator)
-        held = scores[order[n:]]
-        for level in levels:
-            inside = (held <= pointwise_quantile(scores[order[:n]], level)).double()
+        held, calibrating = scores[order[n:]], scores[order[:n]]
+        for level in setting.levels:
+            inside = (held <= pointwise_quantile(calibrating, level)).double()
             coverage[level].append(float(inside.mean()))
             worst[level].append(float((inside.movedim(1, 0).flatten(1).mean(1) - level).abs().max()))
-    return {"repeats": repeats, "calibration_functions": n, "test_functions": m, "seed": seed, "levels": {
+        inside = (held <= domain_quantile(calibrating, domain_level, setting.delta)).double()
+        passed.append(float((inside.flatten(3).mean(-1) >= domain_level - 1e-12).double().mean()))
+    return {"repeats": setting.resplits, "calibration_functions": n, "test_functions": m, "seed": seed, "levels": {
         f"{level:g}": {"coverage_mean": float(np.mean(coverage[level])), "coverage_sd": float(np.std(coverage[level])),
                        "worst_step_deviation_median": float(np.median(worst[level])),
                        "within_2_points_at_every_step": float(np.mean(np.array(worst[level]) <= 0.02))}
-        for level in levels}}
+        for level in setting.levels},
+        "domain": {"level": domain_level, "delta": setting.delta, "pass_rate_mean": float(np.mean(passed)),
+                   "pass_rate_sd": float(np.std(passed)), "splits_at_or_above_1_minus_delta": float(
+                       np.mean(np.array(passed) >= 1 - setting.delta - 1e-12))}}
 
 
 def print_resplits(name: str, resplits: dict[str, Any]) -> None:
@@ -334,6 +343,10 @@ def print_resplits(name: str, resplits: dict[str, Any]) -> None:
     for level, figures in resplits["levels"].items():
         print(f"    {float(level):4.0%}: {figures['coverage_mean']:6.1%} +- {figures['coverage_sd']:.1%}, "
               f"{figures['worst_step_deviation_median']:.1%}, {figures['within_2_points_at_every_step']:.0%}")
+    domain = resplits["domain"]
+    print(f"    domain mode at {domain['level']:.0%}, delta {domain['delta']:g}: {domain['pass_rate_mean']:.1%} +- "
+          f"{domain['pass_rate_sd']:.1%} of test (function, step, channel) groups pass; "
+          f"{domain['splits_at_or_above_1_minus_delta']:.0%} of splits at >= {1 - domain['delta']:.0%}")
 
 
 def print_case(name: str, result: dict[str, Any], setting: Setting) -> None:
@@ -425,8 +438,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                          steps=setting.nu1e3_steps, seed=seed, samples=size, resolution=setting.resolution))
                  for split, seed, size in (("calibration", 60, setting.calibration), ("test", 61, setting.test))}
         nu1e3_result, nu1e3_runs = calibrated_case("ns2d-nu1e-3", pretrained, nu1e3["calibration"], nu1e3["test"], setting)
-        nu1e3_result["resplits"] = resplit_coverage(nu1e3_runs["calibration"], nu1e3_runs["plain"][1], setting.levels,
-                                                    setting.resplits, args.seed)
+        nu1e3_result["resplits"] = resplit_coverage(nu1e3_runs["calibration"], nu1e3_runs["plain"][1], setting, args.seed)
         print_resplits("ns2d-nu1e-3", nu1e3_result["resplits"])
         nu1e3_result["checkpoint"] = checkpoint_record("fno-ns2d-nu1e-3")
         nu1e3_result["data"] = (f"NS vorticity nu=1e-3, FNO forcing, {setting.resolution}x{setting.resolution}, "
@@ -441,6 +453,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                  (("calibration", 70, setting.darcy_calibration), ("test", 71, setting.darcy_test))}
         result, runs = calibrated_case("darcy", zoo.from_pretrained("fno-darcy").eval(), darcy["calibration"],
                                        darcy["test"], setting)
+        result["resplits"] = resplit_coverage(runs["calibration"], runs["plain"][1], setting, args.seed)
+        print_resplits("darcy", result["resplits"])
         result["checkpoint"] = checkpoint_record("fno-darcy")
         result["data"] = (f"zoo's Darcy solver at 16x16 (darcy_recipe, {DARCY}), coefficient as the phase indicator: "
                           f"seeds 70 (calibration, {setting.darcy_calibration}), 71 (test, {setting.darcy_test})")
