@@ -37,7 +37,8 @@ Results of the full run: BENCHMARKS.md ("Conformal bands for any operator"). Cas
 measured 2026-12-07 (seed 0, one thread; 134 calibration, 32 test functions, 17 steps): coverage
 46.3/78.3/89.5/95.2% at 50/80/90/95% (worst step off by 5.5/3.8/2.2/1.0 points), 50.1/80.4/90.5/95.6%
 +- 2.7/1.4/0.9/0.6 over 100 re-splits; domain mode 92.2% of (function, step, field) groups with
->= 90% inside; 90% half-width 0.37 of the truth's rms; the fine-tuned model's rollout error 0.241.
+>= 90% inside (90.0 +- 3.7% over re-splits); 90% half-width 0.37 of the truth's rms; the fine-tuned
+model's rollout error 0.241.
 
     python examples/conformal_uncertainty.py                      # full run (about an hour on one loaded core)
     python examples/conformal_uncertainty.py --cases transfer     # one case
