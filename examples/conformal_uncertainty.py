@@ -23,7 +23,7 @@ to ``level / n``: 0.9 points at 90% with n = 100; see ``zoo.eval.conformal``) an
   ``zoo finetune --from ... --data my.npy`` runs; new field encoders, every weight trained) on
   trajectories 0..15 of the corpus's train split at 32x32, a small budget (at most 10 epochs,
   patience 3, early stopping on the val split's 16 trajectories). The data are the corpus's own
-  (same recipe and seeds as ``zoo data corpus``, generated on first use). Trajectories 16..149 of the
+  (same recipe and seeds as ``zoo data corpus``, generated on first use, or read from ``--corpus``). Trajectories 16..149 of the
   train split calibrate (134), the 32 of the test split test: 4 context frames -> the free rollout
   over the remaining 17 (t = 200..1000).
 
@@ -234,18 +234,26 @@ def darcy_data(root: Path, split: str, seed: int, samples: int) -> tuple[torch.T
     return (data.static > 0.5).float(), data.trajectories[:, 0]  # coefficient 1 / 0.1 -> neuraloperator's indicator
 
 
-def corpus_split(root: Path, transfer: Transfer, split: str, samples: int) -> FieldData:
-    """The first ``samples`` trajectories of ``split`` of corpus system ``transfer.system``, generated once.
+def corpus_split(args, transfer: Transfer, split: str, samples: int, prefix: str) -> FieldData:
+    """The first ``samples`` trajectories of ``split`` of corpus system ``transfer.system``.
 
-    Same recipe and seeds as ``zoo data corpus`` (``zoo.data.corpus``: sample ``i`` of a split depends
-    on its index alone), so these are the corpus's own trajectories; ``root/<system>/<split>`` may hold
-    a copy of the corpus's shards, which are then kept instead of solved again.
+    Read from ``args.corpus`` (a corpus made by ``zoo data corpus``; read only, its seed checked), or
+    generated once under ``args.data`` with the same recipe and seeds (``zoo.data.corpus``: sample ``i``
+    of a split depends on its index alone), so that both are the corpus's own trajectories.
     """
     system = SYSTEMS[transfer.system]
-    recipe = system.recipe_with(**dict(transfer.recipe_changes)) if transfer.recipe_changes else system.recipe
-    directory = root / system.name / split
-    generate(directory, recipe, samples=samples, seed=dataset_seed(ROOT_SEED, system.name, split),
-             shard_size=system.shard_size, progress=False, command=f"examples/conformal_uncertainty.py: {system.name}/{split}")
+    seed = dataset_seed(ROOT_SEED, system.name, split)
+    if args.corpus is not None:
+        directory = args.corpus / system.name / split
+        manifest = json.loads((directory / "dataset.json").read_text())
+        if manifest["seed"] != seed or manifest["samples"] < samples:
+            raise ValueError(f"{directory}: {manifest['samples']} trajectories of seed {manifest['seed']}; this case needs "
+                             f"{samples} of seed {seed} (root seed {ROOT_SEED}): regenerate the corpus or drop --corpus")
+    else:
+        directory = args.data / f"{prefix}corpus" / system.name / split
+        recipe = system.recipe_with(**dict(transfer.recipe_changes)) if transfer.recipe_changes else system.recipe
+        generate(directory, recipe, samples=samples, seed=seed, shard_size=system.shard_size, progress=False,
+                 command=f"examples/conformal_uncertainty.py: {system.name}/{split}")
     data = load_fields(directory, samples=(0, samples))
     if data.spatial_shape[-1] != transfer.resolution:
         data = dataclasses.replace(data, trajectories=spectral_resample(data.trajectories, transfer.resolution))
@@ -264,11 +272,11 @@ def saved_array(path: Path, trajectories: torch.Tensor) -> Path:
 def transfer_case(args, setting: Setting) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fine-tune ``transfer.source`` on the system (``finetune_on_arrays``), then calibrate and score its bands."""
     transfer = setting.transfer
-    root = args.data / f"{setting.data_prefix}corpus"
-    train = corpus_split(root, transfer, "train", transfer.finetune + transfer.calibration)
-    validation = corpus_split(root, transfer, "val", transfer.validation)
-    test = corpus_split(root, transfer, "test", transfer.test)
-    arrays = root / transfer.system / f"arrays-{transfer.resolution}"
+    prefix = setting.data_prefix
+    train = corpus_split(args, transfer, "train", transfer.finetune + transfer.calibration, prefix)
+    validation = corpus_split(args, transfer, "val", transfer.validation, prefix)
+    test = corpus_split(args, transfer, "test", transfer.test, prefix)
+    arrays = args.data / f"{prefix}corpus-arrays" / transfer.system / str(transfer.resolution)
     arrays.mkdir(parents=True, exist_ok=True)
     files = {name: saved_array(arrays / f"{name}.npy", data) for name, data in (
         (f"train-{transfer.finetune}", train.trajectories[: transfer.finetune]),
@@ -406,8 +414,12 @@ def write_plots(name: str, runs: dict[str, Any], result: dict[str, Any], setting
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parse_args(__doc__, "conformal_uncertainty", argv, extra=lambda parser: parser.add_argument(
-        "--cases", nargs="+", choices=CASES, default=list(CASES), help="which cases to run (default: all)"))
+    def extra(parser):
+        parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES), help="which cases to run (default: all)")
+        parser.add_argument("--corpus", type=Path, help="a corpus from `zoo data corpus` to read the transfer system from "
+                            "(default: generate what the case needs under --data)")
+
+    args = parse_args(__doc__, "conformal_uncertainty", argv, extra=extra)
     setting = QUICK if args.quick else FULL
     started = time.perf_counter()
     results: dict[str, Any] = {"protocol": {

@@ -3,7 +3,10 @@ with a width model and an ensemble."""
 
 from __future__ import annotations
 
+import argparse
 import json
+
+import pytest
 
 
 def test_conformal_uncertainty_quick_run(example, tmp_path):
@@ -49,3 +52,13 @@ def test_conformal_uncertainty_quick_run(example, tmp_path):
         ensemble["levels"][f"{p:g}"]["half_width"] for p in setting.levels)
     for plot in results["plots"]:
         assert (out / plot).stat().st_size > 0
+
+
+def test_conformal_uncertainty_refuses_a_corpus_of_other_seeds(example, tmp_path):
+    mod = example("conformal_uncertainty")
+    split = tmp_path / "corpus" / "gray_scott" / "test"
+    split.mkdir(parents=True)
+    (split / "dataset.json").write_text(json.dumps({"seed": 1, "samples": 100}))
+    args = argparse.Namespace(corpus=tmp_path / "corpus", data=tmp_path / "data")
+    with pytest.raises(ValueError, match="needs 3 of seed"):
+        mod.corpus_split(args, mod.QUICK.transfer, "test", 3, "quick-")
