@@ -32,7 +32,7 @@ def read_array(path: str | Path, *, key: str | None = None, fields: Sequence[str
             holds exactly one dataset).
         key: the tensor or dataset name.
         fields: names of the ``C`` channels (e.g. ``["vorticity", "scalar"]``); default: those that
-            ``zoo data generate`` recorded in ``FILE.json`` beside the array, else ``c0, c1, ...``
+            ``zoo data generate`` recorded beside the array (``my.npy.json`` for ``my.npy``), else ``c0, c1, ...``
             (``u`` for one channel). That record also goes to ``metadata["generated"]``.
 
     Raises :class:`DataFileError` with what to do for an unreadable file, a missing key, a
