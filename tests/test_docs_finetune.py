@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "finetune.md"
-TINY = {"(16, 64, seed=0)": "(6, 32, seed=0)", "20.0)": "12.0)", "--data my.npy": "--data my.npy --epochs 1 --patience 1 --quiet"}
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "finetune.md"
+TINY = {"--samples 16": "--samples 6", "--steps 19": "--steps 11 --resolution 32", "--data my.npy": "--data my.npy --epochs 1 --patience 1 --quiet"}
+
+
+def first_bash_block(text: str) -> list[str]:
+    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    return [line for line in block.splitlines() if line.strip()]
 
 
 def snippet() -> list[str]:
-    block = re.search(r"```bash\n(.*?)```", DOC.read_text(), re.S).group(1)
-    return [line for line in block.splitlines() if line.strip()]
+    return first_bash_block(DOC.read_text())
 
 
 def test_the_snippet_is_five_lines_and_names_the_documented_command():
@@ -26,6 +31,11 @@ def test_the_snippet_is_five_lines_and_names_the_documented_command():
     assert len(lines) == 5
     assert sum(line.startswith("zoo finetune --from fno-ns2d-nu1e-3 --data my.npy") for line in lines) == 2
     assert all(any(old in line for line in lines) for old in TINY)
+
+
+def test_the_readme_shows_the_same_snippet():
+    readme = (ROOT / "README.md").read_text()
+    assert first_bash_block(readme[readme.index("## Fine-tune on your own data"):]) == snippet()
 
 
 @pytest.mark.slow

@@ -76,6 +76,17 @@ def test_wrong_rank_is_refused_with_the_expected_layout(tmp_path, stepper, capsy
     refused(capsys, finetune(stepper, tmp_path / "flat.npy"), "shape (4, 6, 12) (rank 3)", "(N, T, C, H, W)")
 
 
+def test_channels_last_data_are_refused_with_the_move_that_fixes_them(tmp_path, stepper, capsys):
+    np.save(tmp_path / "last.npy", np.moveaxis(travelling_waves(5, channels=2), 2, -1))  # (N, T, H, W, C)
+    refused(capsys, finetune(stepper, tmp_path / "last.npy"), "(5, 6, 12, 12, 2) reads as 12 channels on a 12x2 grid",
+            "np.moveaxis(a, -1, 2)")
+
+
+def test_channels_before_time_are_refused_with_the_move_that_fixes_them(tmp_path, stepper, capsys):
+    np.save(tmp_path / "nctw.npy", np.moveaxis(travelling_waves(5, channels=2), 2, 1))  # (N, C, T, H, W): reads as 2 frames
+    refused(capsys, finetune(stepper, tmp_path / "nctw.npy"), "2 frames per trajectory", "(N, C, T, H, W)", "np.moveaxis(a, 2, 1)")
+
+
 def test_nan_values_are_refused_naming_the_trajectory(tmp_path, stepper, capsys):
     data = travelling_waves(5)
     data[3, 2, 4, 4] = np.nan

@@ -30,7 +30,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ns2d.add_argument("--forcing", choices=FORCINGS, default="fno", help="named forcing (default: the FNO paper's)")
     ns2d.add_argument("--diffusivity", type=float, default=None, help="also carry a passive scalar with this diffusivity")
     keys = ("viscosity", "resolution", "steps", "record_every", "dt", "device", "diffusivity", "forcing")
-    ns2d.set_defaults(func=_generate, recipe=("navier_stokes_recipe", keys, True), default_shard_size=100)
+    ns2d.set_defaults(func=_generate, computes=True, recipe=("navier_stokes_recipe", keys, True), default_shard_size=100)
 
     burgers = equations.add_parser("burgers", help="1D viscous Burgers on the periodic interval")
     burgers.add_argument("--viscosity", type=float, required=True)
@@ -39,7 +39,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     burgers.add_argument("--record-every", type=float, default=0.01, help="time between records")
     _common_options(burgers)
     keys = ("viscosity", "resolution", "steps", "record_every", "device")
-    burgers.set_defaults(func=_generate, recipe=("burgers_recipe", keys, True), default_shard_size=200)
+    burgers.set_defaults(func=_generate, computes=True, recipe=("burgers_recipe", keys, True), default_shard_size=200)
 
     darcy = equations.add_parser("darcy", help="2D Darcy flow with a two-valued coefficient, zero Dirichlet boundary")
     darcy.add_argument("--resolution", type=int, default=64, help="stored nodes per axis, boundary included")
@@ -49,7 +49,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     darcy.add_argument("--forcing", type=float, default=1.0, help="constant right-hand side f")
     _common_options(darcy)
     keys = ("resolution", "solve_factor", "high", "low", "forcing")
-    darcy.set_defaults(func=_generate, recipe=("darcy_recipe", keys, False), default_shard_size=500)
+    darcy.set_defaults(func=_generate, computes=True, recipe=("darcy_recipe", keys, False), default_shard_size=500)
 
     kolmogorov = equations.add_parser("kolmogorov", help="2D Kolmogorov flow with linear drag, on its attractor (docs/kolmogorov.md)")
     kolmogorov.add_argument("--reynolds", type=float, required=True)
@@ -63,7 +63,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     kolmogorov.add_argument("--settle", type=float, default=5.0, help="time units at the solver grid before t = 0")
     _common_options(kolmogorov)
     keys = ("reynolds", "steps", "record_every", "drag", "resolution", "solve_resolution", "spin_up", "spin_up_resolution", "settle", "device")
-    kolmogorov.set_defaults(func=_generate, recipe=("zoo.data.kolmogorov:kolmogorov_recipe", keys, True), default_shard_size=10)
+    kolmogorov.set_defaults(func=_generate, computes=True, recipe=("zoo.data.kolmogorov:kolmogorov_recipe", keys, True), default_shard_size=10)
 
     system = equations.add_parser("corpus", help="one split of a multi-physics corpus system (zoo.data.corpus.SYSTEMS, docs/corpus.md)")
     system.add_argument("system", help="the system's name, e.g. burgers (`zoo data corpus --list` names them all)")
@@ -71,7 +71,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     system.add_argument("--resolution", type=int, help="solve and store on this grid (default: the system's)")
     system.add_argument("--records", type=int, help="records after t = 0 (default: the system's)")
     _common_options(system, solver=False, seed=("root seed of the corpus's seed streams", 16))
-    system.set_defaults(func=_generate, default_shard_size=None)
+    system.set_defaults(func=_generate, computes=True, default_shard_size=None)
 
     corpus = commands.add_parser("corpus", help="generate (or resume) the multi-physics corpus and its transfer systems")
     corpus.add_argument("out", type=Path, nargs="?", help="root directory (OUT/<system>/<split>; rerun to resume)")
@@ -101,7 +101,8 @@ def _common_options(parser: argparse.ArgumentParser, *, solver: bool = True, see
         parser.add_argument("--device", default="cpu", help="torch device to solve on, e.g. cuda")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("out", type=Path, help="output directory (created; rerun to resume)")
+    parser.add_argument("out", type=Path, help="output directory (created; rerun to resume), or FILE.npy: one array (N, T, C, H, W), "
+                        "the plain file zoo finetune --data reads (solved in memory: for small sets)")
 
 
 def _recipe(args: argparse.Namespace):
@@ -135,20 +136,29 @@ def _corpus_system(args: argparse.Namespace):
 def _generate(args: argparse.Namespace) -> int:
     import torch
 
-    from zoo.data.generate import generate
+    from zoo.data.generate import generate, generate_array
+    from zoo.data.specs import ConfigError
 
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe, seed, shard_size = _corpus_system(args) if args.equation == "corpus" else (_recipe(args), args.seed, args.default_shard_size)
-    manifest = generate(
-        args.out,
-        recipe,
-        samples=args.samples,
-        seed=seed,
-        shard_size=args.shard_size or shard_size,
-        command=shlex.join(["zoo", *sys.argv[1:]]) if Path(sys.argv[0]).name in ("zoo", "__main__.py") else "",
-        progress=not args.quiet,
-    )
+    single_file = args.out.suffix.lower() == ".npy"
+    if args.out.suffix.lower() in (".safetensors", ".h5", ".hdf5", ".hdf"):
+        raise ConfigError(f"{args.out}: zoo data generate writes one array as .npy, or a data set directory; not {args.out.suffix}")
+    options = {
+        "samples": args.samples,
+        "seed": seed,
+        "shard_size": args.shard_size or shard_size,
+        "command": shlex.join(["zoo", *sys.argv[1:]]) if Path(sys.argv[0]).name in ("zoo", "__main__.py") else "",
+        "progress": not args.quiet,
+    }
+    if single_file:
+        record = generate_array(args.out, recipe, **options)
+        times = record["times"]
+        print(f"{args.out}: {record['samples']} trajectories of {record['equation']}, shape {tuple(record['shape'])} "
+              f"(N, T, C, H, W; fields {', '.join(record['fields'])}; t = {times[0]:g}..{times[-1]:g}); what they are: {args.out}.json")
+        return 0
+    manifest = generate(args.out, recipe, **options)
     print(f"{args.out}: {manifest['samples']} samples of {manifest['equation']} complete")
     return 0
 

@@ -28,7 +28,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--json", type=Path, help="also write the results to this JSON file")
-    evaluate.set_defaults(func=_evaluate)
+    evaluate.set_defaults(func=_evaluate, computes=True)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

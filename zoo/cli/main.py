@@ -1,7 +1,9 @@
 """The ``zoo`` command line: one parser, one thin module per command group, one error report.
 
 Each module in :data:`COMMAND_MODULES` defines ``add_commands(subparsers)``, importing the library
-only inside its commands (so ``zoo --help`` never imports torch); each subcommand sets ``func(args) -> int``.
+only inside its commands (so ``zoo --help`` never imports torch); each subcommand sets ``func(args) -> int``,
+and ``computes=True`` if it computes: it then runs on the CPU cores other jobs leave free
+(:func:`zoo.devices.threads_for_free_cores`; ``OMP_NUM_THREADS`` or a ``--threads`` option overrides).
 
 A user's mistake (a bad option or config, a missing or broken file, data that do not fit, a folder
 in use) ends in one line on stderr, ``zoo COMMAND: error: ...``, and exit status 2, as argparse's
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if getattr(args, "computes", False) and not getattr(args, "threads", None):
+            _compute_on_free_cores()
         return int(args.func(args) or 0)
     except Exception as error:
         if args.debug or not _is_user_error(error):
@@ -48,6 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"zoo {args.command}: {getattr(args, 'error_label', 'error: ')}{message}", file=sys.stderr)
         return 2
+
+
+def _compute_on_free_cores() -> None:
+    """Commands that compute (``computes=True`` in their defaults) use the free CPU cores only."""
+    from zoo.devices import threads_for_free_cores
+
+    note = threads_for_free_cores()
+    if note:
+        print(note, file=sys.stderr)
 
 
 def _is_user_error(error: Exception) -> bool:

@@ -26,7 +26,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a model from a YAML/JSON run configuration")
     train.add_argument("config", type=Path, help="run configuration (see zoo.train.config)")
     _run_options(train)
-    train.set_defaults(func=_train)
+    train.set_defaults(func=_train, computes=True)
 
     finetune = subparsers.add_parser(
         "finetune",
@@ -56,7 +56,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     finetune.add_argument("--lr", type=float, help="peak learning rate")
     finetune.add_argument("--batch-size", type=int, help="global batch size")
     _run_options(finetune)
-    finetune.set_defaults(func=_finetune)
+    finetune.set_defaults(func=_finetune, computes=True)
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ is read with ``allow_pickle=False``, safetensors and HDF5 hold plain numbers.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from zoo.data.store import DataFileError
 
 ARRAY_SUFFIXES = (".npy", ".safetensors", ".h5", ".hdf5", ".hdf")
 LAYOUT = "(N, T, C, H, W): trajectories, frames, channels, grid (or (N, T, H, W) for one channel)"
+MAX_CHANNELS_LAST = 4  # a last axis this short, after more channels than that, is channels-last data, not a grid
 
 
 def read_array(path: str | Path, *, key: str | None = None, fields: Sequence[str] | None = None) -> FieldData:
@@ -29,8 +31,9 @@ def read_array(path: str | Path, *, key: str | None = None, fields: Sequence[str
             HDF5 (``.h5``/``.hdf5``) with the array at dataset ``key`` (optional when the file
             holds exactly one dataset).
         key: the tensor or dataset name.
-        fields: names of the ``C`` channels (e.g. ``["vorticity", "scalar"]``); default ``c0, c1, ...``
-            (``u`` for one channel).
+        fields: names of the ``C`` channels (e.g. ``["vorticity", "scalar"]``); default: those that
+            ``zoo data generate`` recorded beside the array (``my.npy.json`` for ``my.npy``), else ``c0, c1, ...``
+            (``u`` for one channel). That record also goes to ``metadata["generated"]``.
 
     Raises :class:`DataFileError` with what to do for an unreadable file, a missing key, a
     pickled ``.npy``, a wrong rank or non-finite values. Frames are numbered ``0..T-1`` (the
@@ -52,6 +55,12 @@ def read_array(path: str | Path, *, key: str | None = None, fields: Sequence[str
         array = array[:, :, None]
     if array.ndim != 5:
         raise DataFileError(f"{path}: the array has shape {tuple(array.shape)} (rank {array.ndim}); expected {LAYOUT}")
+    if array.shape[-1] <= MAX_CHANNELS_LAST < array.shape[2]:
+        # (N, T, H, W, C) would read as H channels on an H x C grid, and fail later with a grid error.
+        raise DataFileError(
+            f"{path}: shape {tuple(array.shape)} reads as {array.shape[2]} channels on a {array.shape[3]}x{array.shape[4]} grid; "
+            f"zoo reads {LAYOUT}: if the channels are last, move them (np.moveaxis(a, -1, 2))"
+        )
     if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
         raise DataFileError(f"{path}: the array holds {array.dtype} values; store real numbers (float32)")
     values = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
@@ -63,16 +72,28 @@ def read_array(path: str | Path, *, key: str | None = None, fields: Sequence[str
             "drop or repair those trajectories before fine-tuning"
         )
     channels = values.shape[2]
-    names = list(fields) if fields else (["u"] if channels == 1 else [f"c{i}" for i in range(channels)])
+    generated = _generation_record(path, list(values.shape))
+    default = generated["fields"] if generated else (["u"] if channels == 1 else [f"c{i}" for i in range(channels)])
+    names = list(fields) if fields else default
     if len(names) != channels:
         raise DataFileError(f"{path}: {len(names)} field names {names} for {channels} channels; name each channel once")
-    return FieldData(
-        values,
-        names,
-        torch.arange(values.shape[1], dtype=torch.float64),
-        metadata={"format": "array", "file": path.name, "key": key, "time_unit": "frames (the file stores no times)"},
-        source=str(path),
-    )
+    metadata = {"format": "array", "file": path.name, "key": key, "time_unit": "frames (the file stores no times)"}
+    if generated:
+        metadata["generated"] = generated
+    return FieldData(values, names, torch.arange(values.shape[1], dtype=torch.float64), metadata=metadata, source=str(path))
+
+
+def _generation_record(path: Path, shape: list[int]) -> dict | None:
+    """What ``zoo data generate ... FILE.npy`` recorded in ``FILE.npy.json`` (equation, parameters,
+    fields, ...), if that file is there and describes an array of this shape (else a stale record)."""
+    record_path = path.with_name(path.name + ".json")
+    try:
+        record = json.loads(record_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("shape") != shape or len(record.get("fields", ())) != shape[2]:
+        return None
+    return record
 
 
 def _read_npy(path: Path) -> np.ndarray:

@@ -1,20 +1,24 @@
-"""Generate a data set into sharded files: resumable, atomic per shard, deterministic for a seed.
+"""Generate a data set into sharded files (resumable, atomic per shard) or one plain array, deterministic for a seed.
 
 A ``Recipe`` says what one equation's data set is (its metadata) and how to solve samples
 ``[start, stop)``. Sample ``i``'s random input is drawn from its own generator seeded with
 ``sample_seed(seed, i)``, so a sample does not depend on the shard size, the number of samples or
-the order in which shards are produced.
+the order in which shards are produced. :func:`generate` writes a data set directory;
+:func:`generate_array` writes the same samples as one ``.npy`` array ``(N, T, C, H, W)``, the
+plain file ``zoo finetune --data`` reads, for small sets such as the README's example.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from tqdm.auto import tqdm
@@ -30,7 +34,7 @@ from zoo.data.store import (
     write_manifest,
     write_shard,
 )
-from zoo.files import locked_folder
+from zoo.files import atomic_path, atomic_write_text, locked_folder
 from zoo.version import __version__
 
 
@@ -134,13 +138,83 @@ def generate(
         with tqdm(total=samples, initial=done, disable=not progress, desc=recipe.equation, unit="sample", mininterval=10) as bar:
             for index in todo:
                 start, stop = ranges[index]
-                began = time.perf_counter()
-                fields = recipe.solve(start, stop, seed)
-                elapsed = time.perf_counter() - began
-                for name, axes in recipe.fields.items():
-                    if fields[name].shape[0] != stop - start or fields[name].ndim != len(axes):
-                        raise RuntimeError(f"recipe {recipe.equation} returned {name} of shape {tuple(fields[name].shape)} for axes {axes}")
+                fields, elapsed = _solve(recipe, start, stop, seed)
                 shard = {"index": index, "count": len(ranges), "start": start, "stop": stop, "seconds": round(elapsed, 3)}
                 write_shard(directory / shard_name(index), fields, manifest | {"shard": shard, "run": recipe.run_settings})
                 bar.update(stop - start)
         return manifest
+
+
+# Batches of at most samples / ARRAY_PROGRESS_STEPS samples, so that the bar of a small set moves
+# (one batch of 16 would show nothing until the end); a sample's random input does not depend on
+# the batching (its solve only to float round-off, as batched FFTs may round differently).
+ARRAY_PROGRESS_STEPS = 4
+TRAJECTORY_AXES = ["sample", "time", "x", "y"]  # what one channel of an (N, T, C, H, W) array holds
+
+
+def generate_array(
+    path: Path,
+    recipe: Recipe,
+    *,
+    samples: int,
+    seed: int,
+    shard_size: int,
+    command: str = "",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Solve ``samples`` samples of a 2D time-dependent ``recipe`` into one ``.npy`` array ``(N, T, C, H, W)``.
+
+    The channels are the recipe's fields in its order; the samples are those :func:`generate` makes
+    for the same seed. ``path.json`` beside the array records what it holds (equation, parameters,
+    times, solver, seed, fields, shape, command), since a ``.npy`` file has no room for it. The
+    whole array is solved in memory in batches of at most ``shard_size`` and written atomically:
+    for large sets, a resumable directory (:func:`generate`) is the better home.
+    Returns the record written to ``path.json``.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise ValueError(f"{path}: a single-file data set is written as .npy; give a .npy name, or a directory for sharded files")
+    if samples < 1 or shard_size < 1:
+        raise ValueError(f"samples and shard_size must be positive, got {samples}, {shard_size}")
+    other = {name: axes for name, axes in recipe.fields.items() if axes != TRAJECTORY_AXES}
+    if other:
+        raise ValueError(f"{recipe.equation}: fields with axes {other}, not {TRAJECTORY_AXES}, so no (N, T, C, H, W) "
+                         "trajectories; write a data set directory instead")
+    batch = min(shard_size, math.ceil(samples / ARRAY_PROGRESS_STEPS))
+    parts: list[torch.Tensor] = []
+    with tqdm(total=samples, disable=not progress, desc=recipe.equation, unit="sample") as bar:
+        for start, stop in shard_ranges(samples, batch):
+            fields, _ = _solve(recipe, start, stop, seed)
+            parts.append(torch.stack([fields[name] for name in recipe.fields], dim=2))
+            bar.update(stop - start)
+    trajectories = torch.cat(parts).numpy()
+    record = {
+        "file": path.name,
+        "layout": "(N, T, C, H, W): samples, times, fields, grid",
+        "shape": list(trajectories.shape),
+        "dtype": str(trajectories.dtype),
+        "fields": list(recipe.fields),
+        "equation": recipe.equation,
+        **recipe.description,
+        "seed": seed,
+        "seeding": SEEDING,
+        "samples": samples,
+        "zoo_version": __version__,
+        "command": command,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.save(handle, trajectories, allow_pickle=False)
+    atomic_write_text(path.with_name(path.name + ".json"), json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _solve(recipe: Recipe, start: int, stop: int, seed: int) -> tuple[dict[str, torch.Tensor], float]:
+    """The recipe's fields for samples ``[start, stop)``, checked against its axes, and the seconds it took."""
+    began = time.perf_counter()
+    fields = recipe.solve(start, stop, seed)
+    elapsed = time.perf_counter() - began
+    for name, axes in recipe.fields.items():
+        if fields[name].shape[0] != stop - start or fields[name].ndim != len(axes):
+            raise RuntimeError(f"recipe {recipe.equation} returned {name} of shape {tuple(fields[name].shape)} for axes {axes}")
+    return fields, elapsed

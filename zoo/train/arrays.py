@@ -263,9 +263,11 @@ def _read_checked(path: str | Path, key: str | None, fields: Sequence[str] | Non
     data = read_array(path, key=key, fields=fields)
     frames = data.trajectories.shape[1]
     if frames < history + 1:
+        channels = data.trajectories.shape[2]
+        hint = f"; if axis 2 ({channels} long) is time, the layout is (N, C, T, H, W): move it (np.moveaxis(a, 2, 1))" if channels > frames else ""
         raise DataMismatchError(
             f"{path}: {frames} frames per trajectory, but {source} reads history={history} past frames and predicts "
-            f"the next: it needs at least {history + 1} frames per trajectory (more give longer rollouts to test)"
+            f"the next: it needs at least {history + 1} frames per trajectory (more give longer rollouts to test){hint}"
         )
     return data
 
@@ -392,6 +394,9 @@ def _metadata(source: str | Path, scratch: bool, data: dict[str, Any], train: Fi
             f"Trained on {train.num_samples} trajectories of {data['file']}; tested on the trajectories named under data.test.",
         ],
     }
+    generated = train.metadata.get("generated")
+    if generated:  # what zoo data generate recorded beside the array
+        metadata["pde"] = {key: value for key, value in generated.items() if key not in ("file", "layout", "shape", "dtype")}
     if not scratch:
         metadata["base_model"] = str(source)
     else:
