@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -457,3 +458,16 @@ def test_data_info_names_truncated_and_corrupted_shards(tmp_path, capsys):
     assert sorted(bad) == ["shard-00000.safetensors", "shard-00002.safetensors"]
     assert "sha256 differs" in bad["shard-00002.safetensors"]
     assert "2 bad shard(s): shard-00000.safetensors" in one_line_error(captured.err, "data")
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_atomic_writes_get_the_permissions_a_plain_write_would(tmp_path, mask):
+    from zoo.files import atomic_write_text
+
+    previous = os.umask(mask)
+    try:
+        atomic_write_text(tmp_path / "metrics.json", "{}\n")
+        (tmp_path / "plain.json").write_text("{}\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode) == stat.S_IMODE((tmp_path / "plain.json").stat().st_mode) == 0o666 & ~mask
