@@ -284,3 +284,14 @@ def test_lora_fine_tuning_trains_low_rank_updates_and_saves_a_plain_model(tmp_pa
         assert int(torch.linalg.matrix_rank(update.reshape(-1, *update.shape[-2:]), atol=1e-6, rtol=1e-3).max()) <= 2
     assert finetune(stepper, tmp_path / "mine.npy", "--spectral", "lora", "--scratch", "--out", str(tmp_path / "bad")) != 0
     assert "spectral='lora'" in capsys.readouterr().err
+
+
+def test_resuming_with_other_optimizer_settings_is_one_line(tmp_path, stepper, capsys):
+    np.save(tmp_path / "mine.npy", travelling_waves(10, seed=5))
+    out = ["--out", str(tmp_path / "runs")]
+    assert finetune(stepper, tmp_path / "mine.npy", *out) == 0
+    assert finetune(stepper, tmp_path / "mine.npy", *out, "--resume", "--epochs", "2") == 0  # same settings: resumes
+    capsys.readouterr()
+    assert finetune(stepper, tmp_path / "mine.npy", *out, "--resume", "--epochs", "3", "--spectral", "freeze") == 2
+    error = capsys.readouterr().err.strip()
+    assert "written with other optimizer settings" in error and "--overwrite" in error and len(error.splitlines()) == 1

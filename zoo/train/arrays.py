@@ -196,7 +196,8 @@ def finetune_on_arrays(
         objective=Autoregressive(history, channels=channels),
         eval_data=[_rollout_windows(validation, history, validation_steps)],
         metadata=metadata,
-        param_groups=finetuning_groups(model, spectral=spectral, lora_rank=lora_rank),
+        # The trainer's own groups when every weight trains, so runs (and resumes) keep one optimizer layout.
+        param_groups=None if spectral == "train" else finetuning_groups(model, spectral=spectral, lora_rank=lora_rank),
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     trainer.fit(resume=resume)

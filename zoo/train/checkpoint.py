@@ -117,7 +117,13 @@ def restore_checkpoint(
     checksums = state.get("sha256", {})
     load_model_weights(model, path, checksums=checksums, trust_unverified=trust_unverified)
     if optimizer is not None:
-        optimizer.load_state_dict(_load_pt(path / "optimizer.pt", checksums, trust_unverified))
+        try:
+            optimizer.load_state_dict(_load_pt(path / "optimizer.pt", checksums, trust_unverified))
+        except ValueError as error:  # torch: other parameter groups or sizes than when it was written
+            raise CheckpointError(
+                f"{path / 'optimizer.pt'}: written with other optimizer settings ({error}); resume with the run's "
+                "settings, or start afresh (--overwrite moves the old run aside)"
+            ) from None
     set_rng_state(_load_pt(path / "rng.pt", checksums, trust_unverified))
     return state
 
