@@ -189,12 +189,13 @@ def finetune_on_arrays(
         "test": test_source,
     }
     metadata = _metadata(source, scratch, data_record, train, model)
+    validation_windows = _rollout_windows(validation, history, validation_steps)
     trainer = Trainer(
         model,
         [train_windows],
         config,
         objective=Autoregressive(history, channels=channels),
-        eval_data=[_rollout_windows(validation, history, validation_steps)],
+        eval_data=[validation_windows],
         metadata=metadata,
         # The trainer's own groups when every weight trains, so runs (and resumes) keep one optimizer layout.
         param_groups=None if spectral == "train" else finetuning_groups(model, spectral=spectral, lora_rank=lora_rank),
@@ -221,7 +222,8 @@ def finetune_on_arrays(
         "conformal": band_coverage,
         "validation": {
             "trajectories": validation.num_samples,
-            "metric": _validation_metric(validation, history, validation_steps),
+            "metric": (f"relative L2 of {validation_windows.horizon}-step free rollouts from {len(validation_windows)} windows "
+                       "of the validation trajectories (early stopping watches it); per_epoch[0]: before training"),
             "best_relative_l2": early["best"],
             "per_epoch": [r["relative_l2"] for r in evals],  # epoch 0: the starting weights
         },
@@ -330,12 +332,6 @@ def _rollout_windows(data: FieldData, history: int, steps: int | None = None) ->
         return TimeWindows(data, history, frames - history, stride=frames, include_static=False)
     return TimeWindows(data, history, steps, stride=steps, include_static=False)
 
-
-def _validation_metric(validation: FieldData, history: int, steps: int | None) -> str:
-    """What early stopping watched, in words, for ``metrics.json``."""
-    windows = _rollout_windows(validation, history, steps)
-    return (f"relative L2 of {windows.horizon}-step free rollouts from {len(windows)} windows of the validation trajectories "
-            "(early stopping watches it); per_epoch[0]: before training")
 
 
 @torch.no_grad()
