@@ -11,6 +11,7 @@ from torch import nn
 from zoo.eval.uncertainty import (
     ensemble_rollouts,
     ensemble_statistics,
+    gaussian_correlation_ceiling,
     gaussian_quantile,
     interval_coverage,
     std_error_correlation,
@@ -116,6 +117,26 @@ def test_std_error_correlation_is_one_when_error_scales_with_spread():
     truth = 2.5 * std
     assert std_error_correlation(std, mean, truth) == pytest.approx(1.0)
     assert std_error_correlation(std, mean, truth, dim=0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("log_spread", [0.3, 0.7, 1.2])
+def test_gaussian_correlation_ceiling_matches_a_perfect_width_model(log_spread):
+    # Errors drawn with exactly the given scale: their measured correlation with the scale is the ceiling.
+    generator = torch.Generator().manual_seed(3)
+    std = torch.exp(log_spread * torch.randn(400_000, generator=generator, dtype=torch.float64))
+    error = std * torch.randn(400_000, generator=generator, dtype=torch.float64)
+    measured = std_error_correlation(std, torch.zeros_like(std), error)
+    assert gaussian_correlation_ceiling(std) == pytest.approx(measured, abs=0.01)
+    assert gaussian_correlation_ceiling(std) < math.sqrt(2 / math.pi)
+
+
+def test_gaussian_correlation_ceiling_of_constant_and_two_level_widths():
+    assert gaussian_correlation_ceiling(torch.full((50,), 0.3)) == 0.0
+    assert gaussian_correlation_ceiling(torch.ones(1)) is None
+    # Widths 1 and 3 in equal numbers: sd 1, E[s^2] 5, E[s] 2 -> sqrt(2/pi) / sqrt(5 - 8/pi).
+    two_levels = torch.tensor([1.0, 3.0]).repeat(10)
+    expected = math.sqrt(2 / math.pi) / math.sqrt(5 - 8 / math.pi)
+    assert gaussian_correlation_ceiling(two_levels) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize(

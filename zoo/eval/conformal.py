@@ -58,6 +58,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from zoo.eval.uncertainty import gaussian_correlation_ceiling
 from zoo.models.time_stepper import is_time_stepper
 
 MODES = ("pointwise", "domain")
@@ -421,14 +422,16 @@ def band_metrics(
 
     Returns:
         ``{"mode", "delta", "per", "calibration_functions", "test_functions",
-        "width_error_correlation", "levels": {f"{level:g}": figures}}``, figures being
+        "width_error_correlation", "width_error_correlation_ceiling", "levels": {f"{level:g}": figures}}``, figures being
         ``coverage`` (fraction of all test values inside), ``coverage_per_step`` ``(S,)``,
         ``domain_coverage`` (fraction of test functions with a fraction ``>= level`` of each group's
         domain inside, averaged over groups; UQNO's guarantee asks ``>= 1 - delta``),
         ``domain_coverage_per_step``, ``half_width`` (mean over all values), ``relative_half_width``
         (that over the root mean square of the truth), ``half_width_per_step``.
         ``width_error_correlation`` is Pearson's between the band's half-width and the absolute
-        error over all test values (the width's shape does not depend on the level).
+        error over all test values (the width's shape does not depend on the level);
+        ``width_error_correlation_ceiling`` is what it would be if the errors were Gaussian with
+        exactly these widths' shape (:func:`~zoo.eval.uncertainty.gaussian_correlation_ceiling`).
     """
     if isinstance(test, Predictions) and bands.width_model is None:
         test = dataclasses.replace(test, width=None)
@@ -464,5 +467,7 @@ def band_metrics(
     return {
         "mode": bands.mode, "delta": bands.delta, "per": list(bands.per),
         "calibration_functions": bands.scores.shape[0], "test_functions": run.mean.shape[0],
-        "width_error_correlation": correlation, "levels": figures,
+        "width_error_correlation": correlation,
+        "width_error_correlation_ceiling": gaussian_correlation_ceiling(width) if correlation is not None else None,
+        "levels": figures,
     }

@@ -133,3 +133,23 @@ def std_error_correlation(
     if pair.shape[1] < 2:
         raise ValueError("a correlation needs at least two points")
     return float(torch.corrcoef(pair)[0, 1])
+
+
+def gaussian_correlation_ceiling(std: torch.Tensor) -> float | None:
+    """The largest Pearson correlation between ``std`` and the absolute error that widths shaped like ``std`` can reach.
+
+    If every error were exactly Gaussian with standard deviation ``std`` (a perfect width model),
+    ``|error| = std |z|`` with ``z ~ N(0, 1)`` independent of ``std``, and Pearson's correlation is
+    ``sqrt(2/pi) sd(std) / sqrt(E[std^2] - (2/pi) E[std]^2)``: it depends only on how much ``std``
+    varies (``0`` for constant widths) and stays below ``sqrt(2/pi) ~ 0.80`` however much it does,
+    because the error of a point with a known scale still scatters by ``|z|``. A coefficient of
+    variation of ``std`` of at least 1.1 is needed for 0.7. Read a measured width-error correlation
+    against this ceiling. Returns ``None`` for fewer than two values.
+    """
+    values = std.double().flatten()
+    if values.numel() < 2:
+        return None
+    mean_abs_normal = math.sqrt(2 / math.pi)
+    spread = values.std(correction=0)
+    scale = (values.square().mean() - mean_abs_normal**2 * values.mean().square()).sqrt()
+    return float(mean_abs_normal * spread / scale) if float(scale) > 0 else None
