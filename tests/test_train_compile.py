@@ -77,6 +77,22 @@ def test_auto_stays_eager_when_the_run_is_too_short_to_repay_compiling(tmp_path,
     assert not trainer.compile_choice.compiled and "too short to repay" in trainer.compile_choice.reason
 
 
+def test_auto_stays_eager_when_batches_come_on_several_grids(tmp_path, monkeypatch):
+    # A measured 5x faster compiled step does not count: every new grid would recompile.
+    monkeypatch.setattr(compile_choice, "AUTO_MIN_STEPS", 5)
+    monkeypatch.setattr(compile_choice, "AUTO_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(compile_choice.torch, "compile", lambda model: pytest.fail("a multi-grid run must not compile"))
+    trainer = Trainer(tiny_fno(), [heat_pairs(32, 32), heat_pairs(16, 16, seed=1)], config(tmp_path))
+    trainer.fit()
+    assert not trainer.compile_choice.compiled and "2 shapes" in trainer.compile_choice.reason
+    # Two datasets on one grid are one shape: the choice is measured as usual.
+    monkeypatch.setattr(compile_choice, "_seconds_per_step", lambda module, step: 1.0 if module is trainer.model else 0.2)
+    monkeypatch.setattr(compile_choice.torch, "compile", FakeCompiled)
+    trainer = Trainer(tiny_fno(), [heat_pairs(32, 32), heat_pairs(16, 32, seed=1)], config(tmp_path / "one-grid"))
+    trainer.fit()
+    assert trainer.compile_choice.compiled
+
+
 @pytest.mark.parametrize("compiled_s, expect_compiled", [(0.2, True), (1.0, False)])
 def test_auto_takes_the_faster_and_logs_why(tmp_path, monkeypatch, compiled_s, expect_compiled):
     monkeypatch.setattr(compile_choice, "AUTO_MIN_STEPS", 5)

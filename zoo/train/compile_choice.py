@@ -64,17 +64,24 @@ def normalise_setting(value: str | bool) -> str:
 
 
 def choose_compiled(
-    model: nn.Module, step: Callable[[nn.Module], None], *, setting: str, remaining_steps: int
+    model: nn.Module, step: Callable[[nn.Module], None], *, setting: str, remaining_steps: int, batch_shapes: int = 1
 ) -> tuple[nn.Module, CompileChoice]:
     """The module to train (``model`` or ``torch.compile(model)``) and the choice that made it.
 
     ``step(module)`` runs one forward and backward pass on a fixed batch (no optimizer step);
     it is called only with ``setting="auto"`` and at least :data:`AUTO_MIN_STEPS` steps to go.
+    ``batch_shapes``: how many different sample shapes the run's batches come in (several grids or
+    field counts): ``"auto"`` stays eager for more than one, since each new shape recompiles
+    (minutes on a CPU; a multi-grid Darcy run spent 9 of its first 12 minutes so) and the
+    measurement on one batch cannot see that cost.
     """
     if setting == "off":
         return model, CompileChoice(False, "compile='off'")
     if setting == "on":
         return torch.compile(model), CompileChoice(True, "compile='on'")
+    if batch_shapes > 1:
+        return model, CompileChoice(False, f"compile='auto': batches come in {batch_shapes} shapes, and each new "
+                                           "shape would recompile")
     if remaining_steps < AUTO_MIN_STEPS:
         return model, CompileChoice(False, f"compile='auto': {remaining_steps} steps < {AUTO_MIN_STEPS}, too few to repay compiling")
     with _untouched(model):

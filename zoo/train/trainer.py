@@ -242,8 +242,10 @@ class Trainer:
             module.zero_grad(set_to_none=True)
             terms["loss"].backward()
 
+        datasets = as_datasets(self.train_data) or []
         chosen, choice = choose_compiled(
-            self.train_model, step, setting=self.config.compile, remaining_steps=self.config.max_steps - self.step
+            self.train_model, step, setting=self.config.compile, remaining_steps=self.config.max_steps - self.step,
+            batch_shapes=len({_shapes(d[0]) for d in datasets if len(d)}) or 1,
         )
         agreed = all_reduce_sum(torch.tensor(float(choice.compiled), device=self.device), self.context)
         if choice.compiled and int(agreed) < self.context.world_size:
@@ -446,6 +448,14 @@ class Trainer:
             if key.startswith("rollout_") and isinstance(errors, list):
                 name = key.replace("@", "_at_")
                 plot_rollout_error(errors, self.out_dir / "plots" / f"{name}.png", title=f"step {evals[-1]['step']}")
+
+
+def _shapes(sample: Any) -> tuple:
+    """The shapes of every tensor in a dataset's ``sample`` (nested tuples, lists and dicts), in order."""
+    if isinstance(sample, torch.Tensor):
+        return (tuple(sample.shape),)
+    items = sample.values() if isinstance(sample, dict) else sample if isinstance(sample, (tuple, list)) else ()
+    return tuple(shape for item in items for shape in _shapes(item))
 
 
 def _fused_adamw_runs(groups: list[dict[str, Any]]) -> bool | None:
