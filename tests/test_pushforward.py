@@ -71,7 +71,7 @@ def test_noise_has_the_configured_scale_and_is_seeded():
 
 
 def test_dissipativity_is_zero_for_the_contraction_and_one_for_the_identity():
-    batch = windows(frames=3, n=32)
+    batch = windows(batch=8, frames=3, n=32)
     objective = Pushforward(1, max_unrolled=1, dissipativity=0.5, contraction=0.5, radius=(2.0, 4.0))
     contraction = Scale(0.5)
     terms = objective(contraction, batch)
@@ -80,8 +80,9 @@ def test_dissipativity_is_zero_for_the_contraction_and_one_for_the_identity():
     terms = objective(identity, batch)
     assert float(terms["dissipativity"].detach()) == pytest.approx(1.0, rel=1e-6)  # |u - u/2| / |u/2|
     assert float(terms["loss"].detach()) == pytest.approx(float(terms["pushforward"].detach()) + 0.5, rel=1e-6)
-    # The random fields' rms lies in radius x the batch's std.
+    # A quarter of the batch's count of random fields, with rms in radius x the batch's std.
     fields = identity.inputs[-1]
+    assert fields.shape == (2, 1, 32, 32)
     ratio = fields.square().mean((-2, -1)).sqrt().flatten() / batch[:, :1].std()
     assert bool(((ratio >= 2.0 - 1e-6) & (ratio <= 4.0 + 1e-6)).all())
 

@@ -127,8 +127,10 @@ class Pushforward(Autoregressive):
     dissipative systems", eq. 6) with that weight: Gaussian random fields ``u`` whose rms is
     ``radius`` (a range, drawn uniformly) x the batch's std, far outside the attractor, must map to
     ``contraction * u`` (the last frame's), so a rollout that leaves the attractor is pulled back.
-    Square 2D grids only (the random fields' law). Evaluation is :class:`Autoregressive`'s free
-    rollout over the whole window.
+    It draws a quarter of the batch's count of fields (at least one): the term costs a forward and
+    backward pass of its own, and the ball's outside needs no more samples than the data. Square 2D
+    grids only (the random fields' law). Evaluation is :class:`Autoregressive`'s free rollout over
+    the whole window.
     """
 
     def __init__(
@@ -173,11 +175,12 @@ class Pushforward(Autoregressive):
 
     def _dissipativity(self, model: nn.Module, initial: torch.Tensor) -> torch.Tensor:
         """``|S(u) - contraction u| / |contraction u|`` on random fields ``u`` ``radius`` x the data's std in rms."""
-        batch, width, *spatial = initial.shape
+        _, width, *spatial = initial.shape
         if len(spatial) != 2 or spatial[0] != spatial[1]:
             raise ValueError(f"the dissipativity term draws fields on square 2D grids; got spatial shape {tuple(spatial)}")
+        batch = max(1, len(initial) // 4)
         seed = int(torch.randint(2**62, ()))  # from the global RNG, so a resumed run draws the same fields
-        fields = gaussian_random_field(batch * width, spatial[0], seed=seed).to(initial).view_as(initial)
+        fields = gaussian_random_field(batch * width, spatial[0], seed=seed).to(initial).view(batch, width, *spatial)
         low, high = self.radius
         scale = (low + (high - low) * torch.rand(batch, 1, 1, 1, device=initial.device)) * initial.std()
         u = fields / fields.square().mean((-2, -1), keepdim=True).sqrt() * scale
