@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
@@ -95,3 +96,20 @@ def test_quick_runs_every_stage_end_to_end(tmp_path):
         assert (work / "runs" / name / "model" / "model.safetensors").is_file()
     assert json.loads((work / "report.json").read_text())["models"].keys() == results["models"].keys()
     assert (images / "markov-energy-long.png").is_file() and (images / "markov-error.png").is_file()
+
+
+def test_attractor_distances_of_a_scaled_flow_are_the_exact_ones():
+    # Scaling the vorticity by a scales E(k) and nu <w^2> by a^2, moves every value by (a - 1) |w|
+    # (so W1 = (a - 1) <|w|> / std) and leaves the energy's correlation time as it is.
+    markov = load()
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randn(2, 9, 16, 16, generator=g, dtype=torch.float64)
+    energy = torch.rand(2, 81, generator=g, dtype=torch.float64) + torch.linspace(0, 3, 81, dtype=torch.float64).sin()
+    same, _, _ = markov.attractor_distances(frames, energy, frames, energy, 10)
+    assert same["spectrum_max_relative_error"] == 0 and same["pdf_wasserstein_1_over_std"] == 0
+    assert same["dissipation_relative_error"] == 0 and same["correlation_time_relative_error"] == 0
+    scaled, _, _ = markov.attractor_distances(1.1 * frames, 1.21 * energy, frames, energy, 10)
+    assert scaled["spectrum_relative_error_per_shell"] == pytest.approx([0.21] * 4, rel=1e-9)
+    assert scaled["dissipation_relative_error"] == pytest.approx(0.21, rel=1e-9)
+    assert scaled["pdf_wasserstein_1_over_std"] == pytest.approx(0.1 * float(frames.abs().mean() / frames.std()), rel=1e-9)
+    assert scaled["correlation_time_relative_error"] == pytest.approx(0, abs=1e-12)
