@@ -365,8 +365,36 @@ def report(args: argparse.Namespace) -> dict:
         plot_curves({k: (times, v) for k, v in errors.items()}, images / "markov-error.png", xlabel="t", ylabel="relative L2 (mean over test ICs)")
     results["load_average"] = os.getloadavg()
     atomic_write_bytes(args.work / "report.json", json.dumps(results, indent=2).encode())
+    atomic_write_bytes(args.work / "report.md", table(results).encode())
     print(json.dumps({name: {"blown_up": m["blown_up"], "steps": m["rollout_steps"], "goals": m["goals"]} for name, m in results["models"].items()}, indent=1), flush=True)
     return results
+
+
+def table(results: dict) -> str:
+    """The results as a markdown table: one row per model, and the solver's own floor."""
+    rows = ["| model | steps done | blown up (steps) | spectrum max error, k <= 16 (shell) | W1 / std | dissipation error "
+            "| correlation time error | mean energy | time past 0.5 | speed-up (1 / 20 trajectories) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def statistics_cells(d: dict) -> str:
+        shell = 1 + max(range(len(d["spectrum_relative_error_per_shell"])), key=lambda i: d["spectrum_relative_error_per_shell"][i])
+        return (f"{d['spectrum_max_relative_error']:.1%} ({shell}) | {d['pdf_wasserstein_1_over_std']:.3f} | {d['dissipation_relative_error']:.1%} "
+                f"| {d['correlation_time_relative_error']:.0%} | {d['mean_energy']:.3f}")
+
+    for name, entry in results["models"].items():
+        blown = entry["blown_up"]
+        steps = [s for s in entry["blow_up_step"] if s >= 0]
+        blown_cell = f"{blown} / {entry['trajectories']}" + (f" ({min(steps)}-{max(steps)})" if steps else "")
+        stats = statistics_cells(entry["statistics_of_survivors"]) if "statistics_of_survivors" in entry else "- | - | - | - | -"
+        cost_entry = entry.get("cost")
+        speed = f"{cost_entry['speed_up_batch_1']:.1f}x / {cost_entry['speed_up_batch_20']:.1f}x" if cost_entry else "-"
+        past = entry["short_time_relative_l2"]["time_past_0.5"]
+        rows.append(f"| {name} | {entry['rollout_steps']} | {blown_cell} | {stats} | {past} | {speed} |")
+    floor = results["solver_floor_first_vs_second_half_of_reference"]
+    solver = results.get("solver_64_short_time_relative_l2", {}).get("time_past_0.5", "-")
+    rows.append(f"| solver: reference's 1st vs 2nd 500 time units (64x64 solve from the stored frame: time past 0.5) | | | "
+                f"{statistics_cells(floor)} | {solver} | |")
+    return "\n".join(rows) + "\n"
 
 
 def goals(entry: dict) -> dict:
