@@ -95,7 +95,7 @@ def test_quick_runs_every_stage_end_to_end(tmp_path):
         assert entry["goals"]["speed_up"]["value"] > 0
         assert (work / "runs" / name / "model" / "model.safetensors").is_file()
     assert json.loads((work / "report.json").read_text())["models"].keys() == results["models"].keys()
-    assert (images / "markov-energy-long.png").is_file() and (images / "markov-error.png").is_file()
+    assert all((images / f"markov-{name}.png").is_file() for name in ("energy-long", "energy-early", "error", "spectrum", "pdf"))
 
 
 def test_attractor_distances_of_a_scaled_flow_are_the_exact_ones():
