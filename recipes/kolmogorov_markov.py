@@ -1,13 +1,15 @@
 """Markov neural operators for Kolmogorov flow (Re = 500, drag 0.1): the one-step map w(t) -> w(t + 0.1)
 at 64x64, judged by 10,000-step rollouts against the solver's attractor statistics (issue #17, section 3).
 
-    python recipes/kolmogorov_markov.py train baseline|stabilised [--resume] [--max-steps N]
-    python recipes/kolmogorov_markov.py rollout baseline|stabilised [--steps 10000]   # resumes by itself
-    python recipes/kolmogorov_markov.py cost stabilised          # model vs solver, interleaved
-    python recipes/kolmogorov_markov.py report                   # statistics, goals, plots, report.json
-    python recipes/kolmogorov_markov.py --quick --work DIR       # every stage on tiny data (the test)
+    python recipes/kolmogorov_markov.py train NAME [--resume] [--max-steps 1000]
+    python recipes/kolmogorov_markov.py rollout NAME [--steps 10000] [--checkpoint-every 10]   # resumes by itself
+    python recipes/kolmogorov_markov.py cost NAME [--solver-records 3]   # model vs solver, interleaved
+    python recipes/kolmogorov_markov.py report [--solver-floor]          # statistics, goals, plots, report.json/.md
+    python recipes/kolmogorov_markov.py --quick --work DIR               # every stage on tiny data (the test)
 
-Two models, the same FNO (``AutoregressiveOperator``, history 1, residual) and the same data:
+Models (``MODELS``): an FNO time stepper (``AutoregressiveOperator``, history 1, residual) of two
+sizes (``SMALL``: width 24, modes 12; ``LARGE``: width 32, modes 16; names ending ``-m16``), each
+trained two ways on the same data:
 
 * ``baseline``: one-step training with teacher forcing (``zoo.train.Autoregressive``);
 * ``stabilised``: ``zoo.train.Pushforward``: a random number 0..3 of steps rolled without gradient
