@@ -4,7 +4,7 @@ Losses and PDE residuals live in :mod:`zoo.losses`; evaluation and plots in :mod
 """
 
 from zoo.train.config import TrainConfig
-from zoo.train.objectives import Autoregressive, PartiallyLabelled, PhysicsInformed, Supervised
+from zoo.train.objectives import Autoregressive, PartiallyLabelled, PhysicsInformed, Pushforward, Supervised
 from zoo.train.trainer import Trainer, seed_everything
 
-__all__ = ["Autoregressive", "PartiallyLabelled", "PhysicsInformed", "Supervised", "TrainConfig", "Trainer", "seed_everything"]
+__all__ = ["Autoregressive", "PartiallyLabelled", "PhysicsInformed", "Pushforward", "Supervised", "TrainConfig", "Trainer", "seed_everything"]

@@ -7,6 +7,8 @@ over the evaluation set. Three objectives cover the usual problems:
 
 * :class:`Supervised`: ``model(inputs)`` against ``targets``.
 * :class:`Autoregressive`: a time stepper rolled out over a trajectory (teacher-forced or free).
+* :class:`Pushforward`: a time stepper trained on its own (detached) rollouts, with input noise
+  and a dissipativity penalty: the long-rollout (Markov) training of chaotic flows.
 * :class:`PhysicsInformed`: a PDE residual on every input plus a data loss on the labelled ones.
 
 Batches are ``(inputs, targets)`` pairs (tuples or lists, as a ``Dataset`` of pairs collates),
@@ -28,6 +30,7 @@ from zoo.eval.evaluate import pair_metrics
 from zoo.eval.rollout import rollout_metrics
 from zoo.losses import LossFn, make_loss, relative_l2
 from zoo.models.time_stepper import unroll
+from zoo.pde.random_fields import gaussian_random_field
 
 PhysicsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -106,6 +109,88 @@ class Autoregressive:
         initial, future, steps = self._split(batch)
         predicted = unroll(model, initial, steps, channels=self.channels)
         return rollout_metrics(predicted, future, channels=self.channels)
+
+
+class Pushforward(Autoregressive):
+    """Train a time stepper on states its own rollouts reach, so that long rollouts stay on the data.
+
+    Windows ``(B, (history + max_unrolled + 1) * C, *spatial)``. Each call draws one depth ``d``
+    uniformly from ``0..max_unrolled`` (torch's global RNG, which the trainer's checkpoints restore),
+    adds Gaussian noise of ``noise`` x each sample's standard deviation to the initial frames, rolls
+    ``d`` steps *without* gradient and takes one step *with* it, compared with the true frame
+    ``d`` steps on: the pushforward trick (Brandstetter et al. 2022, "Message passing neural PDE
+    solvers"), which trains the one-step map on the distribution of its own rollouts at the cost of
+    ``d`` extra forward passes, without backpropagating through the unroll. ``d = 0`` with noise
+    is one-step training with noise injection (Sanchez-Gonzalez et al. 2020).
+
+    ``dissipativity > 0`` adds MNO's term (Li et al. 2022, "Learning chaotic dynamics in
+    dissipative systems", eq. 6) with that weight: Gaussian random fields ``u`` whose rms is
+    ``radius`` (a range, drawn uniformly) x the batch's std, far outside the attractor, must map to
+    ``contraction * u`` (the last frame's), so a rollout that leaves the attractor is pulled back.
+    It draws a quarter of the batch's count of fields (at least one): the term costs a forward and
+    backward pass of its own, and the ball's outside needs no more samples than the data. Square 2D
+    grids only (the random fields' law). Evaluation is :class:`Autoregressive`'s free rollout over
+    the whole window.
+    """
+
+    def __init__(
+        self,
+        history: int,
+        *,
+        channels: int = 1,
+        max_unrolled: int = 1,
+        noise: float = 0.0,
+        dissipativity: float = 0.0,
+        contraction: float = 0.5,
+        radius: tuple[float, float] = (2.0, 4.0),
+        loss: str | LossFn = "relative_l2",
+    ) -> None:
+        super().__init__(history, channels=channels, loss=loss)
+        if max_unrolled < 0 or noise < 0 or dissipativity < 0:
+            raise ValueError(f"max_unrolled, noise and dissipativity must be >= 0, got {max_unrolled}, {noise}, {dissipativity}")
+        if not 0 < contraction < 1 or not 0 < radius[0] <= radius[1]:
+            raise ValueError(f"need 0 < contraction < 1 and 0 < radius[0] <= radius[1], got {contraction}, {radius}")
+        self.max_unrolled, self.noise = max_unrolled, noise
+        self.dissipativity, self.contraction, self.radius = dissipativity, contraction, tuple(radius)
+
+    def __call__(self, model: nn.Module, batch: Any) -> dict[str, torch.Tensor]:
+        initial, future, steps = self._split(batch)
+        if steps < self.max_unrolled + 1:
+            raise ValueError(f"windows hold {steps} future frames; max_unrolled={self.max_unrolled} needs {self.max_unrolled + 1}")
+        depth = int(torch.randint(self.max_unrolled + 1, ()))
+        window = initial
+        if self.noise:
+            window = window + self.noise * _sample_std(window) * torch.randn_like(window)
+        if depth:
+            with torch.no_grad():
+                rolled = unroll(model, window, depth, channels=self.channels)
+            window = torch.cat([window, rolled], dim=1)[:, -initial.shape[1] :]
+        c = self.channels
+        terms = {"pushforward": self.loss(model(window), future[:, depth * c : (depth + 1) * c])}
+        loss = terms["pushforward"]
+        if self.dissipativity:
+            terms["dissipativity"] = self._dissipativity(model, initial)
+            loss = loss + self.dissipativity * terms["dissipativity"]
+        return {"loss": loss, **terms, "unrolled": torch.tensor(float(depth))}
+
+    def _dissipativity(self, model: nn.Module, initial: torch.Tensor) -> torch.Tensor:
+        """``|S(u) - contraction u| / |contraction u|`` on random fields ``u`` ``radius`` x the data's std in rms."""
+        _, width, *spatial = initial.shape
+        if len(spatial) != 2 or spatial[0] != spatial[1]:
+            raise ValueError(f"the dissipativity term draws fields on square 2D grids; got spatial shape {tuple(spatial)}")
+        batch = max(1, len(initial) // 4)
+        seed = int(torch.randint(2**62, ()))  # from the global RNG, so a resumed run draws the same fields
+        fields = gaussian_random_field(batch * width, spatial[0], seed=seed).to(initial).view(batch, width, *spatial)
+        low, high = self.radius
+        scale = (low + (high - low) * torch.rand(batch, 1, 1, 1, device=initial.device)) * initial.std()
+        u = fields / fields.square().mean((-2, -1), keepdim=True).sqrt() * scale
+        target = self.contraction * u[:, -self.channels :]
+        return relative_l2(model(u), target)
+
+
+def _sample_std(u: torch.Tensor) -> torch.Tensor:
+    """Standard deviation of each sample of ``(B, ...)`` as ``(B, 1, ..., 1)``."""
+    return u.flatten(1).std(dim=1).view(-1, *([1] * (u.ndim - 1)))
 
 
 class PhysicsInformed:
