@@ -32,17 +32,23 @@ import argparse
 import json
 
 import torch
-from common import ROOT, run_dir, train
-from hybrid_resolution import DIRECTORY, NAME, ZERO_SHOT_SAMPLES, scores, summary, test_sets
+from common import plots_dir, run_dir, train
+from common import publish as publish_checkpoint
+from confidence_intervals import cross_generator_section
+from hybrid_resolution import DIRECTORY, NAME, ZERO_SHOT_SAMPLES, entry, scores, stored, summary, test_sets
 from ns2d import BATCH_SIZE, DATA, FIRST_FRAME, HISTORY, Stage
 
 from zoo.data import TimeWindows, load_fields
+from zoo.eval import kinetic_energy_spectrum, plot_curves, plot_fields
+from zoo.eval.speed import ns2d_operator_vs_solver
 from zoo.files import atomic_write_text
 from zoo.hub import from_pretrained
+from zoo.hub.cards import write_pretrained_cards
+from zoo.hub.schema import read_config, read_evaluation
 from zoo.train import TrainConfig
 from zoo.train.objectives import Autoregressive
 
-STAGE = Stage("fine-3", 1000, subsample=1, unroll=1, lr=3e-4, warmup_steps=50)
+STAGE = Stage("fine-3", 800, subsample=1, unroll=1, lr=3e-4, warmup_steps=50)
 SAMPLES = 100  # of the 500 training trajectories: what this session could regenerate
 GOAL = 1.3  # issue 18: the hybrid's 64x64 error at most 1.3x the FNO's
 RUN = f"{NAME}/{STAGE.name}"
@@ -66,21 +72,99 @@ def continued_model() -> torch.nn.Module:
 
 
 def evaluate() -> dict:
+    """Score the continued model; the published one's and the FNO's figures on these sets are on the card."""
     sets = test_sets()
-    models = {"continued": continued_model(), "published": from_pretrained(DIRECTORY),
-              "FNO": from_pretrained(ROOT / "pretrained" / "fno-ns2d-nu1e-3")}
-    results = {}
-    for label, model in models.items():
-        for key, truth in sets.items():
-            r = scores(model, truth)
-            results[f"{label} {key}"] = {k: r[k] for k in ("mean", "interval", "samples", "per_step")}
-            results[f"{label} {key}"]["per_sample"] = r["per_sample"].tolist()
-            print(f"{label:>10} {key:>4}: {r['mean']:.5f} {r['interval']} ({r['samples']} trajectories)", flush=True)
-            if key == "64":
-                first = summary(r["per_sample"][:ZERO_SHOT_SAMPLES])
-                results[f"{label} 128 at 64"] = {"mean": first["mean"], "interval": first["interval"], "samples": first["samples"]}
+    model = continued_model()
+    results: dict = {}
+    for key, truth in sets.items():
+        r = scores(model, truth)
+        results[key] = {k: r[k] for k in ("mean", "interval", "samples", "per_step", "spectrum")} | {"per_sample": r["per_sample"].tolist()}
+        if key == "64":
+            first = summary(r["per_sample"][:ZERO_SHOT_SAMPLES])
+            results["128 at 64"] = {"mean": first["mean"], "interval": first["interval"], "samples": first["samples"]}
+    card = read_evaluation(DIRECTORY)
+    fno64 = stored(card, 64, "FNO")[0]["metrics"]["relative_l2"]
+    published = {g: stored(card, g)[0] for g in (64, 128)}
+    for key, r in results.items():
+        print(f"continued {key:>9}: {r['mean']:.5f} {r['interval']} ({r['samples']} trajectories)", flush=True)
+    for g, entry in published.items():
+        print(f"published {g:>9}: {entry['metrics']['relative_l2']:.5f} {entry['intervals']['relative_l2']} ({entry['samples']} trajectories)")
+    print(f"64x64 against the FNO's {fno64:.5f}: {results['64']['mean'] / fno64:.2f}x (goal <= {GOAL}); "
+          f"128/64 on the same {ZERO_SHOT_SAMPLES} trajectories: {results['128']['mean'] / results['128 at 64']['mean']:.2f}")
+    results["fno 64"] = fno64
     atomic_write_text(run_dir(RUN) / "evaluation.json", json.dumps(results, indent=1))
     return results
+
+
+def publish() -> None:
+    """Republish the hybrid with the continued weights, if ``evaluate`` found it within ``GOAL`` of the FNO."""
+    results = json.loads((run_dir(RUN) / "evaluation.json").read_text())
+    this64, this128, first = results["64"], results["128"], results["128 at 64"]
+    ratio = this64["mean"] / results["fno 64"]
+    if ratio > GOAL:
+        raise SystemExit(f"not published: the 64x64 error {this64['mean']:.5f} is {ratio:.2f}x the FNO's (goal <= {GOAL})")
+    model = continued_model()
+    sets = test_sets()
+    evaluation = read_evaluation(DIRECTORY)
+    evaluation["resolutions"] = [entry(64, this64), entry(128, this128)]
+    times = list(range(HISTORY + 1, HISTORY + 1 + len(this64["per_step"])))
+    own = [{"grid": [g, g], "times": times, "relative_l2": [round(v, 5) for v in results[str(g)]["per_step"]]} for g in (64, 128)]
+    evaluation["rollout"] = own + [c for c in evaluation["rollout"] if "model" in c]
+    fno128 = stored(evaluation, 128, "FNO")[0]["metrics"]["relative_l2"]
+    evaluation["test_data"]["description"] = (
+        f"held-out trajectories from zoo's generator: 100 at 64x64 (seed 1) and, for zero-shot, the first {ZERO_SHOT_SAMPLES} of "
+        "them Fourier-interpolated to 128x128 (a 128x128 solve differs from them by at most 1.2e-4, BENCHMARKS.md). On those "
+        f"{ZERO_SHOT_SAMPLES} trajectories at 64x64 this model scores {first['mean']:.4f} {first['interval']}, so its zero-shot "
+        f"ratio 128/64 on the same trajectories is {this128['mean'] / first['mean']:.2f} (FNO {fno128:.4f} at 128x128). "
+        "Before the fine-3 stage the checkpoint scored 0.01516 [0.01426, 0.01608] at 64x64 and 0.01504 [0.01331, 0.01689] at "
+        "128x128 (recipes/hybrid_resolution.py, recipes/hybrid_accuracy.py)."
+    )
+    evaluation["test_data"]["confidence_intervals"] = evaluation["test_data"]["confidence_intervals"].split(";")[0] + "; recipes/hybrid_accuracy.py"
+    evaluation["speed"] = [ns2d_operator_vs_solver(model, sets["64"][:10], history=HISTORY, viscosity=1e-3, dt=0.01)]
+    evaluation["cross_generator"] = cross_generator_section(model, torch.tensor(this64["per_sample"]))
+    # Its bands were calibrated for the weights before fine-3: recalibrate with recipes/calibrated_bands.py.
+    evaluation.pop("uncertainty", None)
+    (plots_dir(NAME) / "conformal_coverage_per_step.png").unlink(missing_ok=True)
+
+    directory = plots_dir(NAME)
+    for g in (64, 128):
+        curves = {"this model": (times, results[str(g)]["per_step"]), "before fine-3": (times, stored(read_evaluation(DIRECTORY), g)[1]["relative_l2"])}
+        curves |= {c["model"]: (times, c["relative_l2"]) for c in evaluation["rollout"] if c.get("model") and c["grid"] == [g, g]}
+        plot_curves(curves, directory / f"rollout_error_{g}.png", xlabel="t", ylabel="relative L2 error",
+                    title=f"Rollout error at {g}x{g}" + (" (zero-shot)" if g != 64 else ""), logy=True)
+        k, true_spectrum = kinetic_energy_spectrum(sets[str(g)][:, -1].double())
+        plot_curves({"truth (solver)": (k[1:].tolist(), true_spectrum.mean(0)[1:].tolist()),
+                     "this model": (k[1:].tolist(), results[str(g)]["spectrum"][1:])},
+                    directory / f"energy_spectrum_t50_{g}.png", xlabel="wavenumber k", ylabel="E(k)",
+                    title=f"Kinetic energy spectrum at t = 50, {g}x{g}", logx=True, logy=True)
+        with torch.no_grad():
+            sample = model.rollout(sets[str(g)][:1, :HISTORY], sets[str(g)].shape[1] - HISTORY)[0, -1]
+        truth = sets[str(g)][0, -1]
+        plot_fields({"truth": truth, "FNO-mixer transformer": sample, "error": sample - truth},
+                    directory / f"vorticity_t50_{g}.png", title=f"Vorticity at t = 50, {g}x{g}")
+
+    metadata = read_config(DIRECTORY)["metadata"]
+    training = metadata["training"]
+    training["recipe"] = "python recipes/ns2d.py transformer-fno; python recipes/hybrid_accuracy.py train"
+    training["stages"] = [*training["stages"][:4], STAGE.describe() + f", from the first {SAMPLES} training trajectories"]
+    training["compute"][STAGE.name] = json.loads((run_dir(RUN) / "compute.json").read_text())
+    steps = sum(c["steps"] for c in training["compute"].values())
+    metadata["limitations"] = [
+        f"Trained on 500 trajectories (the FNO paper: 1000) for {steps:,} steps of batch {BATCH_SIZE}, mostly one-step windows "
+        f"on the 32x32 grid, then {STAGE.steps} one-step steps at 64x64 on the first {SAMPLES} (the paper: 500 epochs of full "
+        f"rollouts); compute-limited, see training.compute. Relative L2 {this64['mean']:.4f} at 64x64, {ratio:.2f}x the FNO's "
+        "(fno-ns2d-nu1e-3) on the same trajectories, against the paper's FNO-2D 0.0128 on its own data.",
+        *[item for item in metadata["limitations"][1:] if not item.startswith("Its 2x2 patches")],
+        f"Its 2x2 patches are embedded on the 64x64 training grid (config embed_grid), reached from any grid by Fourier "
+        f"interpolation, so a token covers the same area at every resolution: zero-shot 128x128 error {this128['mean']:.4f} "
+        f"against {first['mean']:.4f} on the same trajectories at 64x64. Its output on a finer grid holds only the modes a "
+        "64x64 grid holds (|k| < 32); the residual step carries the input's finer modes forward unchanged. The stages on the "
+        "32x32 grid used patches of that grid's own points (embed_grid came later), which cover twice the width: they trained "
+        "a neighbouring operator, which is why the 64x64 stages matter for this model and not for the FNO.",
+    ]
+    publish_checkpoint(NAME, model, metadata=metadata, evaluation=evaluation)
+    list(write_pretrained_cards({NAME: DIRECTORY}))
+    print(f"published pretrained/{NAME}: {this64['mean']:.5f} at 64x64 ({ratio:.2f}x the FNO's)")
 
 
 def main() -> None:
@@ -93,6 +177,8 @@ def main() -> None:
         print(train_stage())
     elif args.command == "evaluate":
         evaluate()
+    else:
+        publish()
 
 
 if __name__ == "__main__":
