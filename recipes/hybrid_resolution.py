@@ -220,12 +220,10 @@ def republish_afno() -> None:
             baseline["resolutions"] = [r for r in baseline["resolutions"] if r["grid"] == [64, 64]]
     evaluation["resolutions"] = [old64, entry(128, results["128"])]
     times = list(range(HISTORY + 1, HISTORY + 1 + len(results["128"]["per_step"])))
-    own64, *others64 = [c for c in evaluation["rollout"] if c["grid"] == [64, 64]]
-    evaluation["rollout"] = [
-        own64, {"grid": [128, 128], "times": times, "relative_l2": [round(v, 5) for v in results["128"]["per_step"]]},
-        *({**peer_entries[c["model"]][64][1], "model": c["model"]} if c["model"] in peer_entries else c for c in others64),
-        *({**peer_entries[label][128][1], "model": label} for label in peer_entries),
-    ]
+    curves = [c for c in evaluation["rollout"] if c["grid"] == [64, 64] and c.get("model") not in peer_entries]
+    curves.insert(1, {"grid": [128, 128], "times": times, "relative_l2": [round(v, 5) for v in results["128"]["per_step"]]})
+    curves += [{**peer_entries[label][g][1], "model": label} for g in (64, 128) for label in peer_entries]
+    evaluation["rollout"] = curves
     evaluation["speed"] = [s for s in evaluation.get("speed", []) if s["grid"] == [64, 64]]
     first, fno, hybrid = results["128 at 64"], peer_entries["FNO"][128][0], peer_entries[HYBRID_LABEL][128][0]
     evaluation["test_data"]["description"] = (
