@@ -129,8 +129,8 @@ def publish() -> None:
         "them Fourier-interpolated to 128x128 (a 128x128 solve differs from them by at most 1.2e-4, BENCHMARKS.md). On those "
         f"{ZERO_SHOT_SAMPLES} trajectories at 64x64 this model scores {first['mean']:.4f} {first['interval']}, so its zero-shot "
         f"ratio 128/64 on the same trajectories is {this128['mean'] / first['mean']:.2f} (FNO {fno128:.4f} at 128x128). "
-        "Before the 64x64 stages fine-3 to fine-5 the checkpoint scored 0.01516 [0.01426, 0.01608] at 64x64 and 0.01504 [0.01331, 0.01689] at "
-        "128x128 (recipes/hybrid_resolution.py, recipes/hybrid_accuracy.py)."
+        f"Before the 64x64 stages {', '.join(stage.name for stage in STAGES)} the checkpoint scored 0.01516 [0.01426, 0.01608] "
+        "at 64x64 and 0.01504 [0.01331, 0.01689] at 128x128 (recipes/hybrid_resolution.py, recipes/hybrid_accuracy.py)."
     )
     evaluation["test_data"]["confidence_intervals"] = evaluation["test_data"]["confidence_intervals"].split(";")[0] + "; recipes/hybrid_accuracy.py"
     evaluation["speed"] = [ns2d_operator_vs_solver(model, sets["64"][:10], history=HISTORY, viscosity=1e-3, dt=0.01)]
