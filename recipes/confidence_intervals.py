@@ -135,11 +135,12 @@ def field_operator_evaluation(name: str, recipe: str) -> dict:
     return evaluation
 
 
-def cross_generator_section(kind: str, errors64: torch.Tensor) -> dict:
+def cross_generator_section(model: torch.nn.Module, errors64: torch.Tensor) -> dict:
+    """The card's ``cross_generator`` entry of ``model``, whose per-trajectory errors on the 64x64 held-out set are ``errors64``."""
     sys.path.insert(0, str(ROOT / "tests"))
     from cross_generator import cross_generator_errors
 
-    result = cross_generator_errors(from_pretrained(PRETRAINED / f"{kind}-ns2d-nu1e-3"))
+    result = cross_generator_errors(model)
     n = result["on_generator"].numel()
     return {
         "description": CROSS_DESCRIPTION.format(n=n),
@@ -173,7 +174,8 @@ def main() -> None:
         evaluations |= ns2d_evaluations(errors)
         if args.cross_generator:
             for kind in errors:
-                evaluations[f"{kind}-ns2d-nu1e-3"]["cross_generator"] = cross_generator_section(kind, errors[kind][64])
+                evaluations[f"{kind}-ns2d-nu1e-3"]["cross_generator"] = cross_generator_section(
+                    from_pretrained(PRETRAINED / f"{kind}-ns2d-nu1e-3"), errors[kind][64])
     for name, evaluation in evaluations.items():
         atomic_write_text(PRETRAINED / name / "evaluation.json", json.dumps(evaluation, indent=2) + "\n")
     for name in write_pretrained_cards({name: PRETRAINED / name for name in evaluations}):
