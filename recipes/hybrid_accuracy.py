@@ -36,7 +36,7 @@ import torch
 from common import plots_dir, run_dir, train
 from common import publish as publish_checkpoint
 from confidence_intervals import cross_generator_section
-from hybrid_resolution import DIRECTORY, NAME, ZERO_SHOT_SAMPLES, entry, scores, stored, summary, test_sets
+from hybrid_resolution import DIRECTORY, NAME, ZERO_SHOT_SAMPLES, embed_grid_limitation, entry, scores, stored, summary, test_sets
 from ns2d import BATCH_SIZE, DATA, FIRST_FRAME, HISTORY, Stage
 
 from zoo.data import TimeWindows, load_fields
@@ -172,10 +172,7 @@ def publish() -> None:
         f"rollouts); compute-limited, see training.compute. Relative L2 {this64['mean']:.4f} at 64x64, {ratio:.2f}x the FNO's "
         "(fno-ns2d-nu1e-3) on the same trajectories, against the paper's FNO-2D 0.0128 on its own data.",
         *[item for item in metadata["limitations"][1:] if not item.startswith("Its 2x2 patches")],
-        f"Its 2x2 patches are embedded on the 64x64 training grid (config embed_grid), reached from any grid by Fourier "
-        f"interpolation, so a token covers the same area at every resolution: zero-shot 128x128 error {this128['mean']:.4f} "
-        f"against {first['mean']:.4f} on the same trajectories at 64x64. Its output on a finer grid holds only the modes a "
-        "64x64 grid holds (|k| < 32); the residual step carries the input's finer modes forward unchanged. The stages on the "
+        embed_grid_limitation(this128["mean"], first["mean"]) + " The stages on the "
         "32x32 grid used patches of that grid's own points (embed_grid came later), which cover twice the width: they trained "
         "a neighbouring operator, which is why the 64x64 stages matter for this model and not for the FNO.",
     ]

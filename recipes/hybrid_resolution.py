@@ -59,6 +59,15 @@ SOURCES = {
 }
 
 
+
+def embed_grid_limitation(at_128: float, at_64: float, *, before: float | None = None) -> str:
+    """The card's sentences on the patch embedding's grid, with the zero-shot figures (``before``: the error without it)."""
+    was = "" if before is None else f" ({before:.3f} before)"
+    return (f"Its 2x2 patches are embedded on the 64x64 training grid (config embed_grid), reached from any grid by Fourier "
+            f"interpolation, so a token covers the same area at every resolution: zero-shot 128x128 error {at_128:.4f} "
+            f"against {at_64:.4f} on the same trajectories at 64x64{was}. Its output on a finer grid holds only the modes a "
+            "64x64 grid holds (|k| < 32); the residual step carries the input's finer modes forward unchanged.")
+
 def with_embed_grid(model: torch.nn.Module) -> torch.nn.Module:
     """The same stepper and weights, its backbone embedding patches on ``EMBED_GRID``."""
     config = json.loads(json.dumps(model.config))
@@ -258,11 +267,7 @@ def republish_afno() -> None:
 
     metadata = read_config(directory)["metadata"]
     metadata["limitations"] = [item for item in metadata["limitations"] if not item.startswith("Its patch")] + [
-        f"Its 2x2 patches are embedded on the 64x64 training grid (config embed_grid), reached from any grid by Fourier "
-        f"interpolation, so a token covers the same area at every resolution: zero-shot 128x128 error {results['128']['mean']:.4f} "
-        f"against {first['mean']:.4f} on the same trajectories at 64x64 ({results['before']['mean']:.3f} before). Its output on a "
-        "finer grid holds only the modes a 64x64 grid holds (|k| < 32); the residual step carries the input's finer modes "
-        "forward unchanged. embed_grid was set at publication (recipes/hybrid_resolution.py): training used patches of the "
+        embed_grid_limitation(results["128"]["mean"], first["mean"], before=results["before"]["mean"]) + " embed_grid was set at publication (recipes/hybrid_resolution.py): training used patches of the "
         "32x32 and 64x64 grids themselves, and the weights are those of that training, unchanged.",
     ]
     publish(AFNO, this, metadata=metadata, evaluation=evaluation)
