@@ -378,6 +378,26 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best_weights(tmp_path
     assert_same_weights(resumed, objective.seen[2])
 
 
+def test_a_run_killed_after_an_improvement_resumes_with_the_best_weights_of_its_checkpoint(tmp_path):
+    data, held_out = heat_pairs(16, seed=0), heat_pairs(8, seed=1)
+    settings = dict(max_steps=12, eval_every=2, checkpoint_every=4, early_stopping_patience=10, schedule="constant")
+    # Evaluations at steps 0, 2, 4, 6: the best at step 2 is what checkpoint 4 records; the better
+    # one at step 6 rewrites best/; the 5th evaluation (step 8, before checkpoint 8) has no value: killed.
+    objective = ScriptedEvaluation([0.5, 0.4, 0.45, 0.3])
+    with pytest.raises(IndexError):
+        Trainer(tiny_fno(), data, config(tmp_path, **settings), objective=objective, eval_data=held_out).fit()
+    recorded = json.loads((tmp_path / "checkpoints" / "step_00000004" / "trainer_state.json").read_text())["early_stopping"]
+    assert recorded["best_step"] == 2 and recorded["best_sha256"] != file_sha256(tmp_path / "best" / "training_weights.safetensors")
+
+    # The replay scores step 6 worse, so the best stays checkpoint 4's: the weights of step 2.
+    resumed = tiny_fno(seed=5)
+    replay = ScriptedEvaluation([0.45, 0.46, 0.47, 0.48])  # steps 6, 8, 10, 12
+    again = Trainer(resumed, data, config(tmp_path, **settings), objective=replay, eval_data=held_out)
+    again.fit(resume=True)
+    assert again.step == 12 and again.early_stopping["best_step"] == 2
+    assert_same_weights(resumed, objective.seen[1])
+
+
 def test_early_stopping_keeps_the_starting_weights_when_training_never_beats_them(tmp_path):
     objective = ScriptedEvaluation([0.2, 0.3, 0.4])
     model = tiny_fno()

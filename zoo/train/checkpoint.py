@@ -9,11 +9,14 @@ A checkpoint is a directory ``checkpoints/step_XXXXXXXX/`` holding
   exported one (unregistered architectures, parametrizations);
 * ``optimizer.pt``: the optimizer's ``state_dict`` (plain tensors, numbers and lists),
 * ``rng.pt``: the torch (CPU and CUDA), Python and NumPy random states,
+* ``best_weights.safetensors`` (runs with early stopping): the best weights as of this step, so a
+  run killed after a later improvement (which rewrites ``best/``) still resumes with the best
+  weights that belong to its checkpoint;
 * ``trainer_state.json``: the step count and the run's settings.
 
 ``.pt`` files are read with ``torch.load(weights_only=True)``, which refuses anything but tensors
 and plain containers, so loading never runs code. ``trainer_state.json`` records the sha256 of
-``optimizer.pt``, ``rng.pt`` and the training weights (``config.json`` that of ``model.safetensors``);
+``optimizer.pt``, ``rng.pt``, the best and the training weights (``config.json`` that of ``model.safetensors``);
 restoring reads each file once, checks it against its record and loads from the bytes read, so a
 modified or corrupted checkpoint is refused with the file named. Each directory is written under a temporary name
 and renamed when complete, then ``checkpoints/latest`` (a one-line file) is replaced to name it:
@@ -43,6 +46,7 @@ from zoo.models.registry import create_model, get_model_class, list_models
 
 LATEST = "latest"
 TRAINING_WEIGHTS_FILE = "training_weights.safetensors"
+BEST_WEIGHTS_FILE = "best_weights.safetensors"
 
 
 def checkpoint_name(step: int) -> str:
@@ -58,15 +62,19 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     metadata: dict[str, Any] | None = None,
     keep: int = 2,
+    best_state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write the checkpoint of ``step`` under ``checkpoints`` and keep only the ``keep`` latest.
 
-    ``metadata`` goes into the exported model's ``config.json`` (see :mod:`zoo.hub.schema`).
+    ``metadata`` goes into the exported model's ``config.json`` (see :mod:`zoo.hub.schema`);
+    ``best_state`` (early stopping's best weights so far) into ``best_weights.safetensors``.
     """
     path = checkpoints / checkpoint_name(step)
 
     def write(directory: Path) -> None:
         checksums = write_model_files(model, directory, metadata=metadata)
+        if best_state is not None:
+            checksums[BEST_WEIGHTS_FILE] = save_weights(best_state, directory / BEST_WEIGHTS_FILE)
         for name, state in (("optimizer.pt", optimizer.state_dict()), ("rng.pt", rng_state())):
             buffer = io.BytesIO()
             torch.save(state, buffer)
