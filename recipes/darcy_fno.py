@@ -32,6 +32,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -42,13 +43,17 @@ from zoo.data.equations import DARCY_FNO_GRIDS, DARCY_FNO_SPLITS, darcy_recipe
 from zoo.data.generate import generate
 from zoo.data.symmetries import DihedralAugmented
 from zoo.eval.bootstrap import bootstrap_interval
-from zoo.eval.plots import plot_curves
+from zoo.eval.plots import plot_curves, plot_fields
 from zoo.files import atomic_write_text
+from zoo.hub import save_pretrained
+from zoo.hub.cards import write_pretrained_cards
 from zoo.losses import relative_l2
 from zoo.models import FieldOperator
 from zoo.train import TrainConfig, Trainer
+from zoo.train.checkpoint import latest_checkpoint, load_best_weights, restore_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
+NAME = "fno-darcy"
 DATA = Path(os.environ.get("ZOO_DATA", "/work/data")) / "darcy" / "fno-paper"
 # Test grids as strides into the 421-node solve: the paper's 85, 141, 211, 421, and the coarse 16
 # and 31 nodes (every 28th and 14th node; 32 nodes are no subsample of 421).
@@ -120,11 +125,11 @@ def quick_data(root: Path) -> None:
 
 
 def train(args: argparse.Namespace) -> dict:
-    train_set = pairs(args.data / "train", args.stride)
     validation = pairs(args.data / "validation", args.stride)
-    model = build_model(train_set, modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
     # One dataset per training grid (the trainer draws each batch from one grid).
-    grids = [train_set, *(pairs(args.data / "train", stride) for stride in args.coarse_strides)]
+    grids = training_grids(args)
+    train_set = grids[0]
+    model = build_model(train_set, modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
     data = [DihedralAugmented(grid) if args.augment else grid for grid in grids]
     batches_per_epoch = len(grids) * len(train_set) / args.batch
     steps = max(1, round(args.epochs * batches_per_epoch))
@@ -138,18 +143,52 @@ def train(args: argparse.Namespace) -> dict:
     trainer = Trainer(model, data, config, eval_data=validation)
     if args.time_epoch:
         return time_epoch(trainer, data[0], args)
-    began = time.perf_counter()
     trainer.fit(resume=args.resume)
-    seconds = time.perf_counter() - began
+    return evaluate(model, args, grids=grids, early_stopping=trainer.early_stopping, steps=trainer.step)
+
+
+def training_grids(args: argparse.Namespace) -> list[OperatorPairs]:
+    """The training set at the training grid, then at each ``--coarse-strides`` grid."""
+    return [pairs(args.data / "train", stride) for stride in (args.stride, *args.coarse_strides)]
+
+
+def best_of_run(args: argparse.Namespace) -> tuple[FieldOperator, dict, list[OperatorPairs]]:
+    """The run's best weights as of its latest checkpoint (finished or not), that checkpoint's trainer state, the training grids."""
+    grids = training_grids(args)
+    model = build_model(grids[0], modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
+    checkpoint = latest_checkpoint(args.out / "checkpoints")
+    if checkpoint is None:
+        raise SystemExit(f"no checkpoint under {args.out / 'checkpoints'}: train first")
+    state = restore_checkpoint(checkpoint, model=model, optimizer=None)
+    if not load_best_weights(model, checkpoint, state):
+        raise SystemExit(f"{checkpoint}: no validation has run yet, so there are no best weights")
+    return model.eval(), state, grids
+
+
+def wall_seconds(out: Path) -> float:
+    """Training wall time summed over every call of the run (``time_s`` restarts at each resume)."""
+    times = [json.loads(line).get("time_s") for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    total, last = 0.0, 0.0
+    for t in (t for t in times if t is not None):
+        total += t - last if t >= last else t
+        last = t
+    return round(total, 1)
+
+
+def evaluate(model: FieldOperator, args: argparse.Namespace, *, grids: list[OperatorPairs], early_stopping: dict, steps: int) -> dict:
+    """Test errors at every grid, training error, curves: ``OUT/evaluation.json``."""
+    train_set = grids[0]
+    batches_per_epoch = len(grids) * len(train_set) / args.batch
     nodes = train_set.data.metadata["grid"]["shape"][-1]  # of the stored data (421; 61 for --quick)
     strides = [s for s in TEST_STRIDES if (nodes - 1) % s == 0]
     results = {
-        "protocol": {"data": str(args.data), "train_samples": len(train_set), "validation_samples": len(validation),
+        "protocol": {"data": str(args.data), "train_samples": len(train_set),
+                     "validation_samples": len(pairs(args.data / "validation", args.stride)),
                      "train_grids": [list(grid[0][0].shape[-2:]) for grid in grids], "augmentation": "D4 (8 symmetries of the square)" if args.augment else "none",
                      "metric": "relative L2 per sample, mean and 95% percentile bootstrap interval (2000 resamples)",
-                     "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}},
-        "early_stopping": trainer.early_stopping,
-        "steps": trainer.step, "epochs": round(trainer.step / batches_per_epoch, 2), "wall_seconds_this_call": round(seconds, 1),
+                     "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("evaluate", "publish")}},
+        "early_stopping": early_stopping,
+        "steps": steps, "epochs": round(steps / batches_per_epoch, 2), "wall_seconds": wall_seconds(args.out),
         "curves": curves(args.out, batches_per_epoch),
         # The first 200 training samples, unaugmented, beside the test: the gap is the overfitting.
         "train_error": errors_at_grids(model, args.data / "train", [args.stride], args.batch, (0, min(200, len(train_set)))),
@@ -157,6 +196,114 @@ def train(args: argparse.Namespace) -> dict:
     }
     atomic_write_text(args.out / "evaluation.json", json.dumps(results, indent=2) + "\n")
     return results
+
+
+# The FNO paper's FNO-2D on its Darcy data (Table 4 as the neuraloperator documentation reproduces it).
+PAPER = {85: 0.0108, 421: 0.0098}
+# Issue 18's goals: at most 0.011 at 85, within 10% of that at 141-421 zero-shot, 0.05 at 16 and 0.063 at 32 (here 31).
+GOALS = {85: 0.011, 16: 0.05, 31: 0.063}
+
+
+def nodes(stride: int) -> str:
+    return f"nodes 0, {stride}, {2 * stride}, ... of the 421-node solve" if stride > 1 else "the 421 nodes solved"
+
+
+def goal_sentences(test: dict[int, dict], trained: set[int]) -> list[str]:
+    """One sentence per goal of issue 18, met or missed, from the test results per grid (``evaluation.json``'s)."""
+    error = {g: r["metrics"]["relative_l2"] for g, r in test.items()}
+
+    def verdict(g: int) -> str:
+        return f"{error[g]:.4f} ({'met' if error[g] <= GOALS[g] else 'missed'}: goal <= {GOALS[g]:g})"
+
+    sentences = [f"Test relative L2 at 85x85 (the training grid) {verdict(85)}."] if 85 in error else []
+    fine = [g for g in (141, 211, 421) if g in error]
+    if fine and 85 in error:
+        spread = max(abs(error[g] / error[85] - 1) for g in fine)
+        sentences.append(f"Zero-shot at {', '.join(map(str, fine))}: within {100 * spread:.1f}% of the 85x85 error "
+                         f"({'met' if spread <= 0.10 else 'missed'}: goal within 10%).")
+    sentences += [f"At the coarse {g}x{g} grid ({nodes(test[g]['stride'])}{', also trained on' if g in trained else ', zero-shot'}) {verdict(g)}."
+                  for g in (16, 31) if g in error]
+    return sentences
+
+
+def publish(args: argparse.Namespace) -> Path:
+    """Write ``--publish-to`` (``pretrained/fno-darcy``) from the run's best weights and ``OUT/evaluation.json``."""
+    results = json.loads((args.out / "evaluation.json").read_text())
+    model, state, grids = best_of_run(args)
+    if state["step"] != results["steps"]:
+        raise SystemExit(f"{args.out / 'evaluation.json'} is of step {results['steps']}, the latest checkpoint of step {state['step']}: "
+                         "rerun with --evaluate first")
+    test = {r["grid"][0]: r for r in results["test"]}
+    trained = {grid[0] for grid in results["protocol"]["train_grids"]}
+    resolutions = [{"grid": r["grid"], "zero_shot": g not in trained, "samples": r["samples"],
+                    "metrics": {"relative_l2": r["metrics"]["relative_l2"]}, "intervals": {"relative_l2": r["metrics"]["relative_l2_ci95"]},
+                    "source": f"test samples (root seed {DARCY_FNO_SPLITS['test']['seed']}) at {nodes(r['stride'])}"}
+                   for g, r in test.items()]
+    training_error = results["train_error"][0]["metrics"]["relative_l2"]
+    train_grid = results["protocol"]["train_grids"][0][0]
+    settings = results["protocol"]["settings"]
+    evaluation = {
+        "test_data": {"description": f"{next(iter(test.values()))['samples']} test samples of zoo's Darcy solver in the FNO paper's "
+                                     "setting (recipes/darcy_fno_data.py), seeds disjoint from training and validation",
+                      "metric": "relative L2 per sample, averaged (FNO paper)",
+                      "confidence_intervals": "95% percentile bootstrap over test samples, 2000 resamples (recipes/darcy_fno.py)"},
+        "resolutions": resolutions,
+        "baselines": [{"name": "FNO paper, FNO-2D trained at each grid (Li et al. 2021, Table 4)",
+                       "resolutions": [{"grid": [g, g], "zero_shot": False, "metrics": {"relative_l2": v}} for g, v in PAPER.items()]}],
+    }
+    plots = args.publish_to / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.out / "plots" / "curves.png", plots / "training_curves.png")
+    for stride in (DARCY_FNO_GRIDS[85], 1):
+        inputs, truth = stacked(pairs(args.data / "test", stride, (0, 1)))
+        with torch.no_grad():
+            prediction = model(inputs)
+        n = inputs.shape[-1]
+        plot_fields({"truth": truth[0, 0], "prediction": prediction[0, 0], "error": prediction[0, 0] - truth[0, 0]},
+                    plots / f"pressure_{n}.png", title=f"Darcy pressure, test sample 0, {n}x{n}" + (" (zero-shot)" if n not in trained else ""))
+    metadata = {
+        "task": "2D Darcy flow in the FNO paper's setting: coefficient a(x) in {3, 12} -> pressure u(x)",
+        "resolution": list(grids[0][0][0].shape[-2:]),
+        "license": "mit",
+        "tags": ["neural-operator", "darcy-flow", "pde", "physics", "porous-media"],
+        "datasets": ["zoo's Darcy solver in the FNO paper's setting (recipes/darcy_fno_data.py): 1000 training, 100 validation, "
+                     "200 test samples, root seeds 0 / 2 / 1"],
+        "pde": {"name": "Darcy flow", "equation": "-div(a(x) grad u) = f on (0, 1)^2, u = 0 on the boundary",
+                "parameters": {"a": "12 where a Gaussian random field N(0, (-lap + 9 I)^-2) is >= 0, else 3", "f": 1}},
+        "data": {"generator": "zoo.data.equations.darcy_fno_recipe: 5-point finite differences on 421 x 421 nodes, float64 sparse LU; "
+                              "grids 85, 141, 211 are every 5th, 3rd, 2nd node (the data card: recipes/darcy_fno_data.py)",
+                 "training": f"{results['protocol']['train_samples']} samples at {', '.join('x'.join(map(str, g)) for g in results['protocol']['train_grids'])}",
+                 "validation": f"{results['protocol']['validation_samples']} samples at the training grid (early stopping)"},
+        "fields": {"input": "(B, 1, H, W): coefficient a (3 or 12) at the nodes", "output": "(B, 1, H, W): pressure u",
+                   "grid": "nodes x_i = i / (n - 1) including the boundary, any n (trained at "
+                           + ", ".join(str(g) for g in sorted(trained, reverse=True)) + ")"},
+        "normalisation": "inside the model: per-channel mean and std of input and output from the training set (config)",
+        "training": {"recipe": "python recipes/darcy_fno_data.py generate; python recipes/darcy_fno.py "
+                               f"--epochs {settings['epochs']:g} --coarse-strides {' '.join(map(str, settings['coarse_strides']))}",
+                     "optimiser": f"AdamW lr {settings['lr']:g}, weight decay {settings['weight_decay']:g}, cosine to 0, batch {settings['batch']}, relative L2 loss",
+                     "augmentation": results["protocol"]["augmentation"] + ", exact for this equation",
+                     "early_stopping": f"validation every {settings['eval_every']:g} epoch(s), patience {settings['patience']}; best at step "
+                                       f"{results['early_stopping']['best_step']} (validation {results['early_stopping']['best']:.5f})",
+                     "curves": "plots/training_curves.png (training loss on augmented pairs, validation error)",
+                     "compute": {"steps": results["steps"], "epochs": results["epochs"], "wall_seconds": results["wall_seconds"],
+                                 "machine": "x86_64 CPU, 1 torch thread, shared with other jobs"}},
+        "finetune": "Other coefficient laws, contrasts, forcings or boundary conditions need fine-tuning: "
+                    "zoo finetune --from fno-darcy --data PATH (input coefficient, output pressure).",
+        "limitations": [
+            *goal_sentences(test, trained),
+            f"Relative L2 on the first 200 training samples (unaugmented) {training_error:.4f} against "
+            f"{test[train_grid]['metrics']['relative_l2']:.4f} on the test samples at the training grid: the gap is what the model overfits.",
+            "Trained on one coefficient law (two phases 12 / 3), f = 1 and a zero boundary; the 421-node data have an estimated "
+            "discretisation error of 1.5e-3 (Richardson), below the model's error.",
+            "The coarse grids are subsamples of zoo's solves, not neuraloperator's darcy_train_16.pt, whose coefficient "
+            "(an indicator 0 / 1) and pressure follow another convention; the checkpoint trained on that file, published "
+            "before, scored 0.108 at 16x16 and 0.24 zero-shot at 32 and 64 (BENCHMARKS.md).",
+        ],
+    }
+    directory = save_pretrained(model, args.publish_to, metadata=metadata, evaluation=evaluation, name=NAME)
+    list(write_pretrained_cards({NAME: directory}))
+    print(f"published {directory}: " + ", ".join(f"{g}x{g} {r['metrics']['relative_l2']:.4f}" for g, r in test.items()), flush=True)
+    return directory
 
 
 def time_epoch(trainer: Trainer, data, args: argparse.Namespace) -> dict:
@@ -208,12 +355,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--time-epoch", action="store_true", help="only time training steps and print the cost of an epoch")
     parser.add_argument("--time-steps", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="tiny data and model, a few steps (for the tests)")
+    parser.add_argument("--evaluate", action="store_true", help="only evaluate the run's best weights so far (OUT/evaluation.json)")
+    parser.add_argument("--publish", action="store_true", help="only publish the evaluated run to --publish-to")
+    parser.add_argument("--publish-to", type=Path, default=ROOT / "pretrained" / NAME)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.quick:
         quick_data(args.data)
         args.epochs, args.batch, args.eval_every, args.patience = 4, 2, 1, 2
         args.modes, args.width, args.layers, args.time_steps = 3, 4, 2, 2
+    if args.publish:
+        return {"published": str(publish(args))}
+    if args.evaluate:
+        model, state, grids = best_of_run(args)
+        return evaluate(model, args, grids=grids, early_stopping=state["early_stopping"], steps=state["step"])
     return train(args)
 
 

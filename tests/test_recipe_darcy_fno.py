@@ -4,6 +4,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import torch
+
+from zoo.hub import from_pretrained
+from zoo.losses import relative_l2
+
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "darcy_fno.py"
 
 
@@ -34,3 +39,18 @@ def test_darcy_fno_recipe_quick_trains_validates_and_tests_every_grid(tmp_path):
     # A finished run resumes to its end at once, with the same best validation error.
     resumed = recipe.main([*argv, "--resume"])
     assert resumed["steps"] == 24 and resumed["early_stopping"]["best"] == results["early_stopping"]["best"]
+
+    # Re-evaluating the run's best weights reproduces the figures; publishing writes a loadable checkpoint whose card has them.
+    again = recipe.main([*argv, "--evaluate"])
+    assert again["test"] == results["test"] and again["early_stopping"] == results["early_stopping"]
+    recipe.main([*argv, "--publish", "--publish-to", str(tmp_path / "fno-darcy")])
+    model = from_pretrained(tmp_path / "fno-darcy")
+    evaluation = json.loads((tmp_path / "fno-darcy" / "evaluation.json").read_text())
+    assert [r["metrics"]["relative_l2"] for r in evaluation["resolutions"]] == [r["metrics"]["relative_l2"] for r in results["test"]]
+    assert [r["zero_shot"] for r in evaluation["resolutions"]] == [False, True, True, True]
+    inputs, truth = recipe.stacked(recipe.pairs(tmp_path / "data" / "test", 5))
+    with torch.no_grad():
+        errors = relative_l2(model(inputs), truth, reduction="none")
+    assert round(float(errors.mean()), 5) == results["test"][0]["metrics"]["relative_l2"]
+    card = (tmp_path / "fno-darcy" / "README.md").read_text()
+    assert "training_curves.png" in card and "overfits" in card

@@ -136,6 +136,26 @@ def restore_checkpoint(
     return state
 
 
+def load_best_weights(model: nn.Module, path: Path, state: dict[str, Any]) -> bool:
+    """Load early stopping's best weights as of checkpoint ``path`` (whose trainer state is ``state``).
+
+    Returns False when the run has recorded no best yet. The checkpoint's own copy is preferred;
+    checkpoints written before it had one point to the run's ``best/`` folder (``path``'s
+    grandparent), checked against the recorded sha256, so a later best that rewrote it is refused.
+    """
+    if not state.get("early_stopping", {}).get("best_step"):
+        return False
+    own = path / BEST_WEIGHTS_FILE
+    if own.exists():
+        load_weights_into(model, own, state.get("sha256", {}).get(BEST_WEIGHTS_FILE), record="trainer_state.json")
+        return True
+    best = path.parent.parent / "best" / TRAINING_WEIGHTS_FILE
+    if not best.exists():
+        return False
+    load_weights_into(model, best, state["early_stopping"].get("best_sha256"), record="trainer_state.json")
+    return True
+
+
 def _load_pt(path: Path, checksums: dict[str, str], trust_unverified: bool) -> Any:
     data = read_verified(path, checksums.get(path.name), trust_unverified=trust_unverified, record="trainer_state.json")
     try:

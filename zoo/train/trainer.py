@@ -42,8 +42,8 @@ from zoo.eval.evaluate import as_datasets, evaluate, flatten_metrics
 from zoo.eval.plots import plot_loss_curves, plot_rollout_error
 from zoo.files import atomic_directory, atomic_write_bytes
 from zoo.train.batching import BatchPlan
-from zoo.hub.weights import load_weights_into, save_weights
-from zoo.train.checkpoint import BEST_WEIGHTS_FILE, latest_checkpoint, restore_checkpoint, save_checkpoint, write_model_files
+from zoo.hub.weights import save_weights
+from zoo.train.checkpoint import latest_checkpoint, load_best_weights, restore_checkpoint, save_checkpoint, write_model_files
 from zoo.train.compile_choice import CompileChoice, choose_compiled
 from zoo.train.config import TrainConfig
 from zoo.train.distributed import DistributedContext, all_reduce_sum, init_distributed, union_of_keys
@@ -328,15 +328,10 @@ class Trainer:
             )
         self.step = self._last_checkpoint = state["step"]
         self.early_stopping.update(state.get("early_stopping", {}))
-        # The checkpoint's own copy of the best weights; checkpoints written before it had one
-        # point to best/, which a later improvement may have rewritten (then its checksum refuses it).
-        own = path / BEST_WEIGHTS_FILE
-        best, sha256 = (own, state.get("sha256", {}).get(BEST_WEIGHTS_FILE)) if own.exists() else (
-            self.out_dir / "best" / "training_weights.safetensors", self.early_stopping.get("best_sha256"))
-        if self.config.early_stopping_patience and self.early_stopping["best_step"] and best.exists():
+        if self.config.early_stopping_patience:
             current = {k: v.clone() for k, v in self.model.state_dict().items()}
-            load_weights_into(self.model, best, sha256, record="trainer_state.json")
-            self._best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+            if load_best_weights(self.model, path, state):
+                self._best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
             self.model.load_state_dict(current)
         if self.log is not None:
             self.log.truncate_after(self.step)
