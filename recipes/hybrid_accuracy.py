@@ -2,7 +2,7 @@
 
     python recipes/hybrid_accuracy.py train [--threads 1]     # resumable: runs/transformer-fno-ns2d-nu1e-3/fine-3 .. fine-6
     python recipes/hybrid_accuracy.py evaluate [--threads 1]  # the continued model; the published one's and the FNO's figures
-    python recipes/hybrid_accuracy.py publish [--threads 1]   # republish it (only if it meets the goal)
+    python recipes/hybrid_accuracy.py publish [--threads 1]   # republish it (only if better than the published weights)
 
 ``transformer-fno-ns2d-nu1e-3`` (1.12M parameters) scored 0.0152 at 64x64 against the FNO's 0.0091
 (926k parameters): 1.67x, where issue 18 asks for at most 1.3x at the same parameter budget. Both
@@ -23,8 +23,9 @@ per-sample seeds make them the first trajectories of the 500 used before, whatev
 the first 32 of them Fourier-interpolated to 128x128 (the protocol of
 ``recipes/hybrid_resolution.py``), with 95% bootstrap intervals, and writes
 ``evaluation.json`` in the last stage's run folder. ``publish`` republishes the checkpoint with its
-new stages and figures when its 64x64 error is within ``GOAL`` of the FNO's (its conformal bands,
-calibrated for the old weights, are dropped: rerun ``recipes/calibrated_bands.py`` for it).
+new stages and figures when its 64x64 error is below the published one's, and the card says
+whether it is within ``GOAL`` of the FNO's and, if not, why (its conformal bands, calibrated for
+the old weights, are dropped: rerun ``recipes/calibrated_bands.py`` for it).
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ def publish() -> None:
     results = json.loads((run_dir(RUN) / "evaluation.json").read_text())
     this64, this128, first = results["64"], results["128"], results["128 at 64"]
     ratio = this64["mean"] / results["fno 64"]
-    if ratio > GOAL:
-        raise SystemExit(f"not published: the 64x64 error {this64['mean']:.5f} is {ratio:.2f}x the FNO's (goal <= {GOAL})")
+    before = stored(read_evaluation(DIRECTORY), 64)[0]["metrics"]["relative_l2"]
+    if this64["mean"] >= before:
+        raise SystemExit(f"not published: the 64x64 error {this64['mean']:.5f} is no better than the published {before:.5f}")
     model = continued_model()
     sets = test_sets()
     evaluation = read_evaluation(DIRECTORY)
@@ -171,6 +173,14 @@ def publish() -> None:
         f"{', '.join(stage.name for stage in STAGES)}; the paper: 500 epochs of full "
         f"rollouts); compute-limited, see training.compute. Relative L2 {this64['mean']:.4f} at 64x64, {ratio:.2f}x the FNO's "
         "(fno-ns2d-nu1e-3) on the same trajectories, against the paper's FNO-2D 0.0128 on its own data.",
+        f"Issue 18's goal, at most {GOAL}x the FNO's 64x64 error at the same parameter budget (1.12M parameters against the "
+        f"FNO's 0.93M), is {'met' if ratio <= GOAL else 'missed'}: {ratio:.2f}x. "
+        + ("" if ratio <= GOAL else
+           "Why (BENCHMARKS.md, 'Why the hybrid trails the FNO at 64x64'): its one-step error is the gap, and it grows late in "
+           "the flow; a quarter of that error's energy lay at wavenumbers 8-12, beyond the mixer's 8 modes per axis, where the FNO "
+           "keeps 12; and most of its training ran on the 32x32 grid with grid-tied patches, a neighbouring operator. The "
+           f"64x64 stages took 5, 4, 5 and 2.4% off, levelling off ({', '.join(stage.name for stage in STAGES)}); a retrain with 12 "
+           "mixer modes at 64x64 is the next experiment."),
         *[item for item in metadata["limitations"][1:] if not item.startswith("Its 2x2 patches")],
         embed_grid_limitation(this128["mean"], first["mean"]) + " The stages on the "
         "32x32 grid used patches of that grid's own points (embed_grid came later), which cover twice the width: they trained "

@@ -53,4 +53,5 @@ def test_darcy_fno_recipe_quick_trains_validates_and_tests_every_grid(tmp_path):
         errors = relative_l2(model(inputs), truth, reduction="none")
     assert round(float(errors.mean()), 5) == results["test"][0]["metrics"]["relative_l2"]
     card = (tmp_path / "fno-darcy" / "README.md").read_text()
-    assert "training_curves.png" in card and "overfits" in card
+    assert "training_curves.png" in card and "test_error_by_grid.png" in card and "overfits" in card
+    assert set(evaluation_sweep := results["grid_sweep"]["relative_l2"]) == {"13", "16", "21", "31", "61"}
