@@ -45,7 +45,7 @@ from zoo.data.symmetries import DihedralAugmented
 from zoo.eval.bootstrap import bootstrap_interval
 from zoo.eval.plots import plot_curves, plot_fields
 from zoo.files import atomic_write_text
-from zoo.hub import save_pretrained
+from zoo.hub import from_pretrained, save_pretrained
 from zoo.hub.cards import write_pretrained_cards
 from zoo.losses import relative_l2
 from zoo.models import FieldOperator
@@ -152,6 +152,8 @@ def train(args: argparse.Namespace) -> dict:
     grids = training_grids(args)
     train_set = grids[0]
     model = build_model(train_set, modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
+    if args.init:  # a further stage: start from published weights of the same architecture and training set
+        model.load_state_dict(from_pretrained(args.init).state_dict())
     data = [DihedralAugmented(grid) if args.augment else grid for grid in grids]
     batches_per_epoch = len(grids) * len(train_set) / args.batch
     steps = max(1, round(args.epochs * batches_per_epoch))
@@ -392,6 +394,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--padding", type=float, default=0.1, help="zero padding, fraction of each axis")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, help="start from this checkpoint folder's weights (same architecture), e.g. for more grids")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--time-epoch", action="store_true", help="only time training steps and print the cost of an epoch")
     parser.add_argument("--time-steps", type=int, default=10)
