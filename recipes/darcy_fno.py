@@ -179,7 +179,8 @@ def training_grids(args: argparse.Namespace) -> list[OperatorPairs]:
 def best_of_run(args: argparse.Namespace) -> tuple[FieldOperator, dict, list[OperatorPairs]]:
     """The run's best weights as of its latest checkpoint (finished or not), that checkpoint's trainer state, the training grids."""
     grids = training_grids(args)
-    model = build_model(grids[0], modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
+    padding = args.padding if args.eval_padding is None else args.eval_padding
+    model = build_model(grids[0], modes=args.modes, width=args.width, layers=args.layers, padding=padding)
     checkpoint = latest_checkpoint(args.out / "checkpoints")
     if checkpoint is None:
         raise SystemExit(f"no checkpoint under {args.out / 'checkpoints'}: train first")
@@ -210,7 +211,8 @@ def evaluate(model: FieldOperator, args: argparse.Namespace, *, grids: list[Oper
                      "validation_samples": len(pairs(args.data / "validation", args.stride)),
                      "train_grids": [list(grid[0][0].shape[-2:]) for grid in grids], "augmentation": "D4 (8 symmetries of the square)" if args.augment else "none",
                      "metric": "relative L2 per sample, mean and 95% percentile bootstrap interval (2000 resamples)",
-                     "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("evaluate", "publish")}},
+                     "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("evaluate", "publish")},
+                     "evaluation_padding": model.backbone.domain_padding},
         "early_stopping": early_stopping,
         "steps": steps, "epochs": round(steps / batches_per_epoch, 2), "wall_seconds": wall_seconds(args.out),
         "curves": curves(args.out, batches_per_epoch),
@@ -260,10 +262,22 @@ def sweep_sentence(sweep: dict, trained: set[int]) -> str:
             f"plots/test_error_by_grid.png): {', '.join(on)} on the training grids, {min(off):.3f}-{max(off):.3f} on the "
             f"{len(off)} others.")
     if max(off) > 1.5 * max(errors[n] for n in trained):
-        text += (" So the model is accurate on the grids it trained on and not between or above them: it has learned features "
-                 "tied to how its training grids sample the coefficient's sharp interfaces. The coordinate convention and the "
-                 "domain padding were ruled out (the error at 141 and 421 is the same with the 85-grid coordinates of each "
-                 "point; 141's padded length is 85's in physical units); training on more grids is the next step.")
+        text += (" So the model is accurate on the grids it trained on and not between or above them: its error follows the "
+                 "width of the zero strip its domain padding adds, whose rounding differs from grid to grid (the model learned the "
+                 "padded geometry of its training grids; benchmarks/darcy_padding.py), and the coordinate convention was ruled out. "
+                 "Training with jittered padding, or sine-transform layers that need no padding for the zero boundary, is the next step.")
+    return text
+
+
+def padding_sentence(trained_with: float, published: float, grids: set[int]) -> str:
+    """The zero strips (nodes per axis) of the training and the published padding, at the training grids and above."""
+    def strips(fraction: float) -> str:
+        return ", ".join(f"{round(fraction * n)} at {n}" for n in sorted(grids | {141, 211, 421}))
+
+    text = f"trained with {trained_with:g} of each axis in zeros ({strips(trained_with)} nodes)"
+    if published != trained_with:
+        text += (f"; published with {published:.6g} ({strips(published)}): the same strips at the training grids, and on finer "
+                 "grids strips of the 85-grid's width (chosen on the validation split, benchmarks/darcy_padding.py)")
     return text
 
 
@@ -274,6 +288,9 @@ def publish(args: argparse.Namespace) -> Path:
     if state["step"] != results["steps"]:
         raise SystemExit(f"{args.out / 'evaluation.json'} is of step {results['steps']}, the latest checkpoint of step {state['step']}: "
                          "rerun with --evaluate first")
+    if results["protocol"]["evaluation_padding"] != model.backbone.domain_padding:
+        raise SystemExit(f"{args.out / 'evaluation.json'} was evaluated with padding {results['protocol']['evaluation_padding']}, "
+                         f"this model has {model.backbone.domain_padding}: pass the same --eval-padding to --evaluate and --publish")
     test = {r["grid"][0]: r for r in results["test"]}
     trained = {grid[0] for grid in results["protocol"]["train_grids"]}
     resolutions = [{"grid": r["grid"], "zero_shot": g not in trained, "samples": r["samples"],
@@ -324,6 +341,7 @@ def publish(args: argparse.Namespace) -> Path:
                                f"--epochs {settings['epochs']:g} --coarse-strides {' '.join(map(str, settings['coarse_strides']))}",
                      "optimiser": f"AdamW lr {settings['lr']:g}, weight decay {settings['weight_decay']:g}, cosine to 0, batch {settings['batch']}, relative L2 loss",
                      "augmentation": results["protocol"]["augmentation"] + ", exact for this equation",
+                     "domain_padding": padding_sentence(settings["padding"], results["protocol"]["evaluation_padding"], trained),
                      "early_stopping": f"validation every {settings['eval_every']:g} epoch(s), patience {settings['patience']}; best at step "
                                        f"{results['early_stopping']['best_step']} (validation {results['early_stopping']['best']:.5f})",
                      "curves": "plots/training_curves.png (training loss on augmented pairs, validation error)",
@@ -393,6 +411,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--padding", type=float, default=0.1, help="zero padding, fraction of each axis")
+    parser.add_argument("--eval-padding", type=float, help="--evaluate/--publish with this padding instead (e.g. 0.0952381 = 8/84: "
+                        "the strips the model trained with at 16, 31 and 85 nodes, and the 85-grid's strip width on finer grids)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", type=Path, help="start from this checkpoint folder's weights (same architecture), e.g. for more grids")
     parser.add_argument("--threads", type=int, default=1)

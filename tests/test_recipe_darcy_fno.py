@@ -4,6 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from zoo.hub import from_pretrained
@@ -43,6 +44,8 @@ def test_darcy_fno_recipe_quick_trains_validates_and_tests_every_grid(tmp_path):
     # Re-evaluating the run's best weights reproduces the figures; publishing writes a loadable checkpoint whose card has them.
     again = recipe.main([*argv, "--evaluate"])
     assert again["test"] == results["test"] and again["early_stopping"] == results["early_stopping"]
+    with pytest.raises(SystemExit, match="pass the same --eval-padding"):
+        recipe.main([*argv, "--publish", "--eval-padding", "0.2", "--publish-to", str(tmp_path / "fno-darcy")])
     recipe.main([*argv, "--publish", "--publish-to", str(tmp_path / "fno-darcy")])
     model = from_pretrained(tmp_path / "fno-darcy")
     evaluation = json.loads((tmp_path / "fno-darcy" / "evaluation.json").read_text())
