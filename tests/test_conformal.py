@@ -214,6 +214,36 @@ def test_width_model_learns_where_the_error_is_and_keeps_the_coverage():
     assert figures["levels"]["0.9"]["half_width"] < plain["levels"]["0.9"]["half_width"]
 
 
+class ScaleOfInput(nn.Module):
+    """A width model that reads the error's scale off the input (the input is that scale)."""
+
+    def forward(self, a: torch.Tensor) -> torch.Tensor:
+        return a.abs()
+
+
+def test_function_correlation_sees_which_functions_err_more_where_the_pointwise_one_is_capped():
+    # Function f errs with scale s_f (uniform over its grid), s_f spread over a decade; the width
+    # model knows s_f exactly. Pointwise, |error| = s_f |N(0, 1)| correlates with s_f only up to the
+    # Gaussian ceiling; across functions, the RMS over 64 points estimates s_f to about 9%.
+    generator = torch.Generator().manual_seed(11)
+
+    class Zero(nn.Module):
+        in_channels = out_channels = 1
+
+        def forward(self, a: torch.Tensor) -> torch.Tensor:
+            return torch.zeros_like(a)
+
+    def pairs(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        scale = 10 ** torch.rand(n, 1, 1, 1, generator=generator)
+        return scale.expand(n, 1, 8, 8).clone(), scale * torch.randn(n, 1, 8, 8, generator=generator)
+
+    bands = conformalize(Zero(), pairs(200), 0.9, width_model=ScaleOfInput())
+    figures = band_metrics(bands, pairs(100), levels=[0.9])
+    assert figures["function_width_error_correlation"] > 0.97
+    assert figures["width_error_correlation"] <= figures["width_error_correlation_ceiling"] + 0.05 < 0.8
+    assert band_metrics(conformalize(Zero(), pairs(200), 0.9), pairs(100), levels=[0.9])["function_width_error_correlation"] is None
+
+
 def test_width_model_reads_each_rollout_window():
     seen = []
 

@@ -432,6 +432,8 @@ def band_metrics(
         error over all test values (the width's shape does not depend on the level);
         ``width_error_correlation_ceiling`` is what it would be if the errors were Gaussian with
         exactly these widths' shape (:func:`~zoo.eval.uncertainty.gaussian_correlation_ceiling`).
+        ``function_width_error_correlation``: across test functions, each one's mean width against
+        its RMS error, per step and channel, averaged (:func:`function_correlation`).
     """
     if isinstance(test, Predictions) and bands.width_model is None:
         test = dataclasses.replace(test, width=None)
@@ -462,12 +464,35 @@ def band_metrics(
             "relative_half_width": float(half.mean()) / rms,
             "half_width_per_step": half.mean(step_axes).tolist(),
         }
-    width = bands.half_width(run.width)[:, : run.mean.shape[1]].expand_as(run.mean).double().flatten()
+    half_width = bands.half_width(run.width)[:, : run.mean.shape[1]].expand_as(run.mean).double()
+    width = half_width.flatten()
     correlation = float(torch.corrcoef(torch.stack([width, error.double().flatten()]))[0, 1]) if width.std() > 0 else None
     return {
         "mode": bands.mode, "delta": bands.delta, "per": list(bands.per),
         "calibration_functions": bands.scores.shape[0], "test_functions": run.mean.shape[0],
         "width_error_correlation": correlation,
         "width_error_correlation_ceiling": gaussian_correlation_ceiling(width) if correlation is not None else None,
+        "function_width_error_correlation": function_correlation(half_width, error.double()),
         "levels": figures,
     }
+
+
+def function_correlation(half_width: torch.Tensor, error: torch.Tensor) -> float | None:
+    """Does the band say which functions err more? Pearson's r across functions, mean over (step, channel).
+
+    ``half_width``, ``error``: ``(N, S, C, *spatial)``. For each step and channel, each function's
+    mean half-width over its domain against its root-mean-square error there, correlated across
+    the ``N`` functions; the mean over the (step, channel) groups whose widths vary across functions
+    (``None`` if none do: a band without a width model is as wide for every function). Unlike the
+    pointwise correlation it is not capped by the spread of one error draw per point
+    (:func:`~zoo.eval.uncertainty.gaussian_correlation_ceiling`): a domain's RMS error averages it out.
+    """
+    width = half_width.flatten(3).mean(-1).flatten(1)  # (N, S * C)
+    size = error.square().flatten(3).mean(-1).sqrt().flatten(1)
+    varies = width.std(0) > 1e-12 * width.abs().mean(0).clamp_min(1e-300)
+    if len(width) < 3 or not bool(varies.any()):
+        return None
+    w, e = width[:, varies], size[:, varies]
+    w, e = w - w.mean(0), e - e.mean(0)
+    r = (w * e).sum(0) / (w.square().sum(0) * e.square().sum(0)).sqrt().clamp_min(1e-300)
+    return float(r.mean())
