@@ -16,6 +16,7 @@ to ``level / n``: 0.9 points at 90% with n = 100; see ``zoo.eval.conformal``) an
   solved on 421 x 421 nodes, every 5th node kept). 100 calibrate (root seed 70), 50 test (seed 71):
   sample seeds (``zoo.data.generate.sample_seed``) disjoint from each other and from the checkpoint's
   training, validation and test sets (root seeds 0, 2, 1; ``DARCY_SEEDS``). No width model.
+  (``--quick``: the same law and code at 16x16 from 31-node solves, 5 + 5 functions.)
 * ``ns2d-nu1e-3``: the checkpoint itself, w(t = 1..10) -> w(t = 11..50) at 64x64 on generated
   trajectories of its own law that it never saw: seeds 62 (width model, 50), 60 (calibration, 100),
   61 (test, 50).
@@ -122,7 +123,7 @@ class Setting:
     test: int
     darcy_calibration: int
     darcy_test: int
-    darcy_resolution: int  # stored grid of the Darcy case (fno-darcy's law, darcy_recipe's default)
+    darcy_resolution: int  # stored grid of the Darcy case (darcy_recipe's default law, fno-darcy's)
     darcy_solve_factor: int  # solved on darcy_solve_factor * (darcy_resolution - 1) + 1 nodes
     finetune_steps: int
     width_steps: int
