@@ -10,10 +10,13 @@ to ``level / n``: 0.9 points at 90% with n = 100; see ``zoo.eval.conformal``) an
   calibrate, and the 50 trajectories of the test set (seed 11) score the bands. A bootstrap ensemble
   (``members`` fine-tunings, as in ``ensemble_uncertainty.py``) gives the comparison: its std,
   conformally scaled per step on the same calibration trajectories, at equal coverage.
-* ``darcy``: ``fno-darcy`` (one-step map a -> u, 16x16) on coefficients from zoo's Darcy solver in
-  the convention closest to its training file's (``DARCY``, as ``recipes/darcy.py``'s zero-shot sets;
-  the checkpoint errs more on it than on its own file, whose test split holds only 50 samples):
-  100 calibrate (seed 70), 50 test (seed 71). No width model.
+* ``darcy``: ``fno-darcy`` (one-step map: coefficient a in {3, 12} -> pressure u, at 85x85, its
+  training grid) on new samples of its own law: ``darcy_recipe(resolution=85, solve_factor=5)``, the
+  law of ``darcy_fno_recipe`` (threshold of a GRF with alpha 2, tau 3 sampled on 421 nodes, f = 1,
+  solved on 421 x 421 nodes, every 5th node kept). 100 calibrate (root seed 70), 50 test (seed 71):
+  sample seeds (``zoo.data.generate.sample_seed``) disjoint from each other and from the checkpoint's
+  training, validation and test sets (root seeds 0, 2, 1; ``DARCY_SEEDS``). No width model.
+  (``--quick``: the same law and code at 16x16 from 31-node solves, 5 + 5 functions.)
 * ``ns2d-nu1e-3``: the checkpoint itself, w(t = 1..10) -> w(t = 11..50) at 64x64 on generated
   trajectories of its own law that it never saw: seeds 62 (width model, 50), 60 (calibration, 100),
   61 (test, 50).
@@ -83,8 +86,8 @@ from zoo.train.residual_width import fit_width_model
 
 HISTORY = 10
 DELTA = 0.1
-# recipes/darcy.py's zero-shot convention: coefficient 1 on the high phase, 0.1 elsewhere, f = 4, solved finer.
-DARCY = {"resolution": 16, "solve_factor": 8, "high": 1.0, "low": 0.1, "forcing": 4.0}
+# Root seeds of the Darcy case's data sets; fno-darcy's own splits use 0, 2, 1 (DARCY_FNO_SPLITS).
+DARCY_SEEDS = {"calibration": 70, "test": 71}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +123,8 @@ class Setting:
     test: int
     darcy_calibration: int
     darcy_test: int
+    darcy_resolution: int  # stored grid of the Darcy case (darcy_recipe's default law, fno-darcy's)
+    darcy_solve_factor: int  # solved on darcy_solve_factor * (darcy_resolution - 1) + 1 nodes
     finetune_steps: int
     width_steps: int
     members: int
@@ -134,12 +139,14 @@ class Setting:
 
 
 FULL = Setting(64, 30, 50, pool=50, width=50, calibration=100, test=50, darcy_calibration=100, darcy_test=50,
+               darcy_resolution=85, darcy_solve_factor=5,
                finetune_steps=300, width_steps=300, members=5, levels=(0.5, 0.8, 0.9, 0.95),
                curve=tuple(round(0.05 * i, 2) for i in range(1, 20)),
                transfer=Transfer(finetune=16, calibration=134, test=32, validation=16, resolution=32, max_epochs=10,
                                  patience=3),
                resplits=100)
 QUICK = Setting(32, 12, 12, pool=2, width=2, calibration=5, test=3, darcy_calibration=5, darcy_test=5,
+                darcy_resolution=16, darcy_solve_factor=2,
                 finetune_steps=3, width_steps=3, members=2, levels=(0.5, 0.8), curve=(0.2, 0.5, 0.8),
                 transfer=Transfer(finetune=2, calibration=5, test=3, validation=2, resolution=32, max_epochs=1, patience=1,
                                   recipe_changes=(("solve_resolution", 32), ("store_resolution", 32), ("records", 6))),
@@ -226,12 +233,13 @@ def ensemble_case(pretrained: nn.Module, pool, calibration: torch.Tensor, test: 
             "seconds": time.perf_counter() - started}
 
 
-def darcy_data(root: Path, split: str, seed: int, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(indicator (N, 1, 16, 16), pressure (N, 1, 16, 16))`` of zoo's Darcy solver in ``fno-darcy``'s convention."""
-    generate(root / split, darcy_recipe(**DARCY), samples=samples, seed=seed, shard_size=min(50, samples), progress=False,
+def darcy_data(root: Path, split: str, samples: int, setting: Setting) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(coefficient (N, 1, R, R), pressure (N, 1, R, R))`` of ``fno-darcy``'s law, ``R = setting.darcy_resolution``."""
+    recipe = darcy_recipe(resolution=setting.darcy_resolution, solve_factor=setting.darcy_solve_factor)
+    generate(root / split, recipe, samples=samples, seed=DARCY_SEEDS[split], shard_size=min(20, samples), progress=False,
              command=f"examples/conformal_uncertainty.py: darcy {split}")
     data = load_fields(root / split, samples=(0, samples))
-    return (data.static > 0.5).float(), data.trajectories[:, 0]  # coefficient 1 / 0.1 -> neuraloperator's indicator
+    return data.static, data.trajectories[:, 0]
 
 
 def corpus_split(args, transfer: Transfer, split: str, samples: int, prefix: str) -> FieldData:
@@ -462,17 +470,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         record("ns2d-nu1e-3", nu1e3_result, nu1e3_runs)
 
     if "darcy" in args.cases:
-        # (b) Darcy, a one-step map, on coefficients the checkpoint never saw, from zoo's solver in the convention
-        # closest to its training file's (the bundled test file holds 50 samples: too few for 100 + 20).
-        darcy = {split: darcy_data(args.data / f"{prefix}darcy-16", split, seed, size) for split, seed, size in
-                 (("calibration", 70, setting.darcy_calibration), ("test", 71, setting.darcy_test))}
+        # (b) Darcy, a one-step map, on new coefficients of the law the checkpoint was trained on.
+        resolution = setting.darcy_resolution
+        darcy = {split: darcy_data(args.data / f"{prefix}darcy-fno-{resolution}", split, size, setting) for split, size in
+                 (("calibration", setting.darcy_calibration), ("test", setting.darcy_test))}
         result, runs = calibrated_case("darcy", zoo.from_pretrained("fno-darcy").eval(), darcy["calibration"],
                                        darcy["test"], setting)
         result["resplits"] = resplit_coverage(runs["calibration"], runs["plain"][1], setting, args.seed)
         print_resplits("darcy", result["resplits"])
         result["checkpoint"] = checkpoint_record("fno-darcy")
-        result["data"] = (f"zoo's Darcy solver at 16x16 (darcy_recipe, {DARCY}), coefficient as the phase indicator: "
-                          f"seeds 70 (calibration, {setting.darcy_calibration}), 71 (test, {setting.darcy_test})")
+        nodes = setting.darcy_solve_factor * (resolution - 1) + 1
+        result["data"] = (f"zoo's Darcy solver, fno-darcy's law (coefficient 12 / 3 from a thresholded GRF, alpha 2, tau 3, "
+                          f"f = 1, u = 0 on the boundary), solved on {nodes}x{nodes} nodes and stored at nodes 0, "
+                          f"{setting.darcy_solve_factor}, {2 * setting.darcy_solve_factor}, ... ({resolution}x{resolution}); "
+                          "coefficient as input: "
+                          f"root seeds {DARCY_SEEDS['calibration']} (calibration, {setting.darcy_calibration}), "
+                          f"{DARCY_SEEDS['test']} (test, {setting.darcy_test})")
         record("darcy", result, runs)
 
     if "transfer" in args.cases:

@@ -1,9 +1,9 @@
 """Add bootstrap confidence intervals to the published checkpoints' figures and regenerate their cards.
 
-    python recipes/confidence_intervals.py [--cross-generator]
+    python recipes/confidence_intervals.py [--cross-generator] [--only ns2d|burgers]
 
-Re-evaluates each checkpoint in ``pretrained/`` with its recipe's evaluation code and held-out data
-(regenerate the data with the commands in ``recipes/burgers.py``, ``recipes/darcy.py`` and
+Re-evaluates the NS checkpoints and ``fno-burgers`` in ``pretrained/`` with their recipes' evaluation
+code and held-out data (regenerate the data with the commands in ``recipes/burgers.py`` and
 ``recipes/ns2d.py``: the NS test set is ``zoo data generate ns2d --viscosity 1e-3 --steps 50
 --resolution 64 --samples 100 --seed 1 data/ns2d-nu1e-3/test``), keeps the per-sample errors, and
 stores next to each figure in ``evaluation.json`` its 95% percentile bootstrap interval over test
@@ -13,6 +13,8 @@ on the card. Grids whose held-out set is absent (the NS zero-shot set solved at 
 figure without an interval. ``--cross-generator`` adds to the NS cards the comparison against the
 independent generator of ``tests/data/ns2d_fno_generator`` (its README has the protocol).
 Only ``evaluation.json``, the cards and ``model_cards/`` change; the weights are never rewritten.
+``fno-darcy`` is not done here: ``recipes/darcy_fno.py --evaluate`` computes its intervals with
+its figures, and ``--publish`` writes them to its card.
 """
 
 from __future__ import annotations
@@ -112,25 +114,20 @@ def ns2d_evaluations(errors: dict[str, dict[int, torch.Tensor]]) -> dict[str, di
     return evaluations
 
 
-def field_operator_evaluation(name: str, recipe: str) -> dict:
-    """fno-darcy / fno-burgers: per-sample errors with their recipe's test sets."""
+def burgers_evaluation() -> dict:
+    """fno-burgers: per-sample errors on ``recipes/burgers.py``'s test set at each published grid."""
     sys.path.insert(0, str(ROOT / "recipes"))
-    module = __import__(recipe)
+    import burgers
+
+    name = "fno-burgers"
     evaluation = json.loads((PRETRAINED / name / "evaluation.json").read_text())
     model = from_pretrained(PRETRAINED / name)
-    if recipe == "darcy":
-        sets = {16: module.pairs(module.BUNDLED / "darcy_test_16.pt")} | {n: module.pairs(p) for n, p in module.ZERO_SHOT.items()}
-        sources = {16: "test samples of neuraloperator's darcy_test_16.pt", 32: "samples of zoo's Darcy solver, seed 3",
-                   64: "samples of zoo's Darcy solver, seed 4"}
-    else:
-        sets = {g: module.pairs("test", g) for g in (module.TRAIN_GRID, 2 * module.TRAIN_GRID, 4 * module.TRAIN_GRID)}
-        sources = {g: "held-out trajectories, zoo Burgers generator seed 1" for g in sets}
     for entry in evaluation["resolutions"]:
         grid = entry["grid"][0]
-        inputs, truth = module.stacked(sets[grid])
+        inputs, truth = burgers.stacked(burgers.pairs("test", grid))
         with torch.no_grad():
             errors = relative_l2(model(inputs), truth, reduction="none")
-        annotate(entry, errors, sources[grid], f"{name} {grid}")
+        annotate(entry, errors, "held-out trajectories, zoo Burgers generator seed 1", f"{name} {grid}")
     evaluation["test_data"]["confidence_intervals"] = METHOD
     return evaluation
 
@@ -160,15 +157,13 @@ def cross_generator_section(model: torch.nn.Module, errors64: torch.Tensor) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cross-generator", action="store_true", help="add the independent-generator comparison to the NS cards")
-    parser.add_argument("--only", choices=["ns2d", "darcy", "burgers"], action="append", help="checkpoint families to do (default all)")
+    parser.add_argument("--only", choices=["ns2d", "burgers"], action="append", help="checkpoint families to do (default all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    families = args.only or ["ns2d", "darcy", "burgers"]
+    families = args.only or ["ns2d", "burgers"]
     evaluations = {}
-    if "darcy" in families:
-        evaluations["fno-darcy"] = field_operator_evaluation("fno-darcy", "darcy")
     if "burgers" in families:
-        evaluations["fno-burgers"] = field_operator_evaluation("fno-burgers", "burgers")
+        evaluations["fno-burgers"] = burgers_evaluation()
     if "ns2d" in families:
         errors = ns2d_errors()
         evaluations |= ns2d_evaluations(errors)

@@ -4,6 +4,7 @@ with a width model and an ensemble."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 
 import pytest
@@ -62,3 +63,26 @@ def test_conformal_uncertainty_refuses_a_corpus_of_other_seeds(example, tmp_path
     args = argparse.Namespace(corpus=tmp_path / "corpus", data=tmp_path / "data")
     with pytest.raises(ValueError, match="needs 3 of seed"):
         mod.corpus_split(args, mod.QUICK.transfer, "test", 3, "quick-")
+
+
+def test_darcy_case_draws_fno_darcys_law_at_its_training_grid(example):
+    from zoo.data.equations import darcy_fno_recipe, darcy_recipe
+
+    setting = example("conformal_uncertainty").FULL
+    case = darcy_recipe(resolution=setting.darcy_resolution, solve_factor=setting.darcy_solve_factor).description
+    paper = darcy_fno_recipe().description
+    for key in ("parameters", "initial_condition", "solver"):
+        assert case[key] == paper[key], key
+    assert case["grid"]["shape"] == [85, 85]
+
+
+def test_darcy_case_samples_are_disjoint_from_fno_darcys_splits_and_each_other(example):
+    from zoo.data.equations import DARCY_FNO_SPLITS
+    from zoo.data.generate import sample_seed
+
+    mod = example("conformal_uncertainty")
+    sizes = {"calibration": mod.FULL.darcy_calibration, "test": mod.FULL.darcy_test}
+    seeds = {f"example {split}": {sample_seed(mod.DARCY_SEEDS[split], i) for i in range(n)} for split, n in sizes.items()}
+    seeds |= {name: {sample_seed(split["seed"], i) for i in range(split["samples"])} for name, split in DARCY_FNO_SPLITS.items()}
+    for first, second in itertools.combinations(seeds, 2):
+        assert not seeds[first] & seeds[second], (first, second)
