@@ -383,7 +383,9 @@ def print_case(name: str, result: dict[str, Any], setting: Setting) -> None:
                   f"(needs >= {1 - setting.delta:.0%}); width-error correlation "
                   f"{correlation if (correlation := result[label]['pointwise']['width_error_correlation']) is None else f'{correlation:.3f}'}"
                   + ("" if (ceiling := result[label]["pointwise"]["width_error_correlation_ceiling"]) is None
-                     else f" (ceiling for widths of this shape: {ceiling:.3f})"))
+                     else f" (ceiling for widths of this shape: {ceiling:.3f})")
+                  + ("" if (across := result[label]["pointwise"]["function_width_error_correlation"]) is None
+                     else f"; across functions {across:.3f}"))
 
 
 def write_plots(name: str, runs: dict[str, Any], result: dict[str, Any], setting: Setting, out,
