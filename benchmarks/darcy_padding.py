@@ -35,7 +35,7 @@ from zoo.losses import relative_l2
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_FRACTION = 8 / 84  # the 85-node training grid's zero strip, in units of the domain
 # Grid (as a stride into the 421-node solve) -> the paddings to score besides the model's own.
-PADDINGS = {5: [6, 7, 9, 10], 3: [12, 13, 16], 2: [20, 22], 1: [40, 44], 4: [9, 10, 12], 12: [3, 5], 7: [5, 7]}
+PADDINGS = {5: [6, 7, 9, 10], 3: [12, 13, 14, 16], 2: [20, 21, 22], 1: [40, 42, 44], 4: [9, 10, 11, 12], 12: [3, 4, 5], 7: [5, 7]}
 
 
 def scored(model: torch.nn.Module, inputs: torch.Tensor, truth: torch.Tensor, padding: int) -> dict:
