@@ -154,6 +154,8 @@ def train(args: argparse.Namespace) -> dict:
     model = build_model(train_set, modes=args.modes, width=args.width, layers=args.layers, padding=args.padding)
     if args.init:  # a further stage: start from published weights of the same architecture and training set
         model.load_state_dict(from_pretrained(args.init).state_dict())
+    if args.padding_jitter:
+        jitter_padding(model.backbone, args.padding, args.padding_jitter)
     data = [DihedralAugmented(grid) if args.augment else grid for grid in grids]
     batches_per_epoch = len(grids) * len(train_set) / args.batch
     steps = max(1, round(args.epochs * batches_per_epoch))
@@ -169,6 +171,16 @@ def train(args: argparse.Namespace) -> dict:
         return time_epoch(trainer, data[0], args)
     trainer.fit(resume=args.resume)
     return evaluate(model, args, grids=grids, early_stopping=trainer.early_stopping, steps=trainer.step)
+
+
+def jitter_padding(fno: torch.nn.Module, padding: float, jitter: float) -> None:
+    """In training mode, each forward pass pads by a fraction drawn uniformly from ``padding +- jitter``
+    (torch's RNG, which the trainer seeds): the model cannot fit one width of zero strip per grid
+    (BENCHMARKS.md, Darcy). In eval mode the padding is ``padding``."""
+    def draw(module: torch.nn.Module, _inputs) -> None:
+        module.domain_padding = padding + jitter * (2 * float(torch.rand(())) - 1) if module.training else padding
+
+    fno.register_forward_pre_hook(draw)
 
 
 def training_grids(args: argparse.Namespace) -> list[OperatorPairs]:
@@ -412,6 +424,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--padding", type=float, default=0.1, help="zero padding, fraction of each axis")
+    parser.add_argument("--padding-jitter", type=float, default=0.0, help="train with padding drawn from --padding +- this")
     parser.add_argument("--eval-padding", type=float, help="--evaluate/--publish with this padding instead (e.g. 0.0952381 = 8/84: "
                         "the strips the model trained with at 16, 31 and 85 nodes, and the 85-grid's strip width on finer grids)")
     parser.add_argument("--seed", type=int, default=0)

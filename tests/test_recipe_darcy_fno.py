@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from zoo.hub import from_pretrained
+from zoo.models import FNO
 from zoo.losses import relative_l2
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "darcy_fno.py"
@@ -58,3 +59,18 @@ def test_darcy_fno_recipe_quick_trains_validates_and_tests_every_grid(tmp_path):
     card = (tmp_path / "fno-darcy" / "README.md").read_text()
     assert "training_curves.png" in card and "test_error_by_grid.png" in card and "overfits" in card
     assert set(evaluation_sweep := results["grid_sweep"]["relative_l2"]) == {"13", "16", "21", "31", "61"}
+
+
+def test_padding_jitter_draws_a_padding_per_training_pass_and_keeps_the_eval_one():
+    recipe = load_recipe()
+    fno = FNO(1, 1, modes=[3, 3], width=4, n_layers=1, domain_padding=0.1)
+    recipe.jitter_padding(fno, 0.1, 0.03)
+    torch.manual_seed(0)
+    drawn = []
+    for _ in range(20):
+        fno(torch.randn(1, 1, 16, 16))
+        drawn.append(fno.domain_padding)
+    assert all(0.07 <= p <= 0.13 for p in drawn) and len(set(drawn)) == 20
+    fno.eval()
+    fno(torch.randn(1, 1, 16, 16))
+    assert fno.domain_padding == 0.1
