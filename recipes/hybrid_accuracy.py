@@ -211,16 +211,14 @@ def sync_baselines() -> list[str]:
         directory = DIRECTORY.parent / other
         evaluation = read_evaluation(directory)
         for baseline in (b for b in evaluation.get("baselines", []) if b["name"] == LABEL):
-            kept = [figures[key] | {"zero_shot": r["zero_shot"]} for r in baseline["resolutions"]
-                    if (key := (r["grid"][0], r["samples"])) in figures]
-            baseline["resolutions"] = [{k: v for k, v in r.items()} for r in kept]
-            grids = {r["grid"][0] for r in kept}
+            baseline["resolutions"] = [figures[key] | {"zero_shot": r["zero_shot"]} for r in baseline["resolutions"]
+                                       if (key := (r["grid"][0], r["samples"])) in figures]
+            grids = {r["grid"][0] for r in baseline["resolutions"]}
             evaluation["rollout"] = [c for c in evaluation["rollout"] if c.get("model") != LABEL] + [
                 {"model": LABEL, **{k: curves[g][k] for k in ("grid", "times", "relative_l2")}} for g in sorted(grids) if g in curves]
         description = evaluation["test_data"]["description"]
         description = description.replace(", FNO-mixer transformer 0.0161", "")  # the old weights' figure on the 256x256-solved set
-        description = description.replace("FNO-mixer transformer (0.0150)", f"FNO-mixer transformer ({figures[(128, 32)]['metrics']['relative_l2']:.4f})"
-                                          if (128, 32) in figures else "FNO-mixer transformer (0.0150)")
+        description = description.replace("FNO-mixer transformer (0.0150)", f"FNO-mixer transformer ({figures[(128, 32)]['metrics']['relative_l2']:.4f})")
         stale = (" The plots' FNO-mixer transformer curves are of its weights before fine-3 (0.0152 at 64x64); the tables and "
                  "the rollout table carry the republished figures.")
         evaluation["test_data"]["description"] = description.replace(stale, "") + stale

@@ -5,7 +5,7 @@ float32 generator. Its data differs from zoo's solver by ``SOLVER_DIFFERENCE`` e
 initial fields, so a model's error on it is at most, by the triangle inequality, its error on
 zoo's data plus that difference: for the most accurate checkpoint (the FNO, 0.0091 published)
 that is 0.0091 + 0.0176 = 2.9x its published figure, hence ``FACTOR`` = 3 for every checkpoint
-(measured: FNO 1.96x, AFNO transformer 1.16x, FNO-mixer transformer 1.33x). A silent regression in
+(measured: FNO 1.96x, AFNO transformer 1.16x, FNO-mixer transformer 1.48x as republished). A silent regression in
 the data, the solver or the weights that doubles an error shows.
 """
 
