@@ -220,7 +220,7 @@ def evaluate(model: FieldOperator, args: argparse.Namespace, *, grids: list[Oper
     strides = [s for s in TEST_STRIDES if (nodes - 1) % s == 0]
     results = {
         "protocol": {"data": str(args.data), "train_samples": len(train_set),
-                     "validation_samples": len(pairs(args.data / "validation", args.stride)),
+                     "validation_samples": load_fields(args.data / "validation", samples=(0, 1)).metadata["samples"],  # its manifest
                      "train_grids": [list(grid[0][0].shape[-2:]) for grid in grids], "augmentation": "D4 (8 symmetries of the square)" if args.augment else "none",
                      "metric": "relative L2 per sample, mean and 95% percentile bootstrap interval (2000 resamples)",
                      "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("evaluate", "publish")},
@@ -361,7 +361,9 @@ def publish(args: argparse.Namespace) -> Path:
                      "compute": {"steps": results["steps"], "epochs": results["epochs"], "wall_seconds": results["wall_seconds"],
                                  "machine": "x86_64 CPU, 1 torch thread, shared with other jobs"}},
         "finetune": "Other coefficient laws, contrasts, forcings or boundary conditions need fine-tuning: "
-                    "zoo finetune --from fno-darcy --data PATH (input coefficient, output pressure).",
+                    "zoo finetune --from fno-darcy --data TRAIN --eval-data TEST --batch-size B, TRAIN and TEST being data "
+                    "sets in the layout of zoo data generate darcy (the coefficient as static field, the pressure as its one "
+                    "time step; at least B samples). Plain (N, T, C, H, W) arrays are for time steppers and are refused here.",
         "limitations": [
             *goal_sentences(test, trained),
             sweep_sentence(results["grid_sweep"], trained),
